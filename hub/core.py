@@ -1,0 +1,240 @@
+"""The Hub: owns the bus, plugins, config, storage and lifecycle; everything else is a plugin."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from hub import __version__
+from hub.batteries import BatteryManager
+from hub.bus import SYSTEM_HUB_STARTED, SYSTEM_HUB_STOPPING, SYSTEM_MODULE_STARTED, SYSTEM_MODULE_STOPPED, EventBus
+from hub.config import ConfigManager, load_config
+from hub.logs import LogSetup
+from hub.pipeline import Pipeline
+from hub.plugins import PluginManager
+from hub.registry import Health, ServiceRegistry
+from hub.specs import DriverContext, Simulator
+from hub.storage.base import DEFAULT_TENANT, Storage
+from hub.storage.recorder import Recorder
+from hub.storage.sqlite import SQLiteStorage
+
+_LOGGER = logging.getLogger(__name__)
+DEFAULT_CONFIG = Path("config/trackingbms.yaml")
+# Sections that take effect only at the next start (they own sockets or files held open).
+RESTART_SECTIONS = frozenset({"hub", "http", "storage", "plugins"})
+
+
+class Hub:
+    """One running hub instance."""
+
+    def __init__(
+        self,
+        config_path: str | Path = DEFAULT_CONFIG,
+        *,
+        data_dir: str | Path | None = None,
+        http_host: str | None = None,
+        http_port: int | None = None,
+        plugins: PluginManager | None = None,
+        console_logs: bool = True,
+    ) -> None:
+        self.version = __version__
+        self.bus = EventBus()
+        self.registry = ServiceRegistry(self.bus)
+        self.plugins = plugins or PluginManager()
+        self.config = ConfigManager(config_path, self.plugins)
+        self.logs = LogSetup()
+        self._overrides = {"data_dir": data_dir, "host": http_host, "port": http_port}
+        self._console_logs = console_logs
+        self.data_dir = Path(".")
+        self.storage: Storage | None = None
+        self.recorder: Recorder | None = None
+        self.pipeline = Pipeline(self.bus, self.registry)
+        self.batteries: BatteryManager | None = None
+        self.simulators: list[Simulator] = []
+        self.web_runner: web.AppRunner | None = None
+        self.http_url: str | None = None
+        self._stopped = asyncio.Event()
+
+    def load(self, discover: bool = True) -> dict[str, Any]:
+        """Load plugins and validate the config; raises ConfigError."""
+        if discover:
+            disabled = load_config(self.config.path).data.get("plugins", {}) or {}
+            self.plugins.discover(disabled.get("disabled", []) if isinstance(disabled, dict) else [])
+        self.plugins.collect()
+        data = self.config.load()
+        self.data_dir = Path(self._overrides["data_dir"] or data["hub"]["data_dir"]).expanduser()
+        return data
+
+    @property
+    def store(self) -> Any:
+        """The default tenant's store (the accounts issue adds per-request scopes)."""
+        assert self.storage is not None
+        return self.storage.for_tenant(DEFAULT_TENANT)
+
+    async def start(self) -> None:
+        """Start every module; a failing plugin is reported and skipped."""
+        data = self.config.data or self.load()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.logs.apply(data["logging"], self.data_dir, console=self._console_logs)
+        _LOGGER.info("TrackingBMS %s starting (config %s, data %s)", self.version, self.config.path, self.data_dir)
+        self._register_plugin_services()
+        await self._start_storage(data["storage"])
+        self.pipeline.build(self.plugins.processors, data)
+        self.pipeline.start()
+        self.batteries = BatteryManager(self.bus, self.registry, self.plugins.drivers, DriverContext(self.data_dir))
+        self.batteries.start_listening()
+        await self._start_simulators(data["simulators"])
+        await self._apply_batteries(data["batteries"])
+        for name, plugin in self.plugins.loaded():
+            await self._start_plugin(name, plugin)
+        if data["http"]["enabled"]:
+            await self._start_web(data["http"])
+        self.bus.publish(SYSTEM_HUB_STARTED, {"version": self.version, "url": self.http_url})
+
+    def _register_plugin_services(self) -> None:
+        for info in self.plugins.infos():
+            health = {"loaded": Health.STARTING, "disabled": Health.DISABLED}.get(info.state, Health.FAILED)
+            self.registry.register(f"plugin.{info.name}", "plugin", health)
+            if health == Health.FAILED:
+                self.registry.set_health(f"plugin.{info.name}", Health.FAILED, info.error)
+
+    async def _start_storage(self, config: dict[str, Any]) -> None:
+        self.storage = SQLiteStorage(self.data_dir / config["path"])
+        await self.storage.open()
+        self.registry.register("core.storage", "core", Health.OK)
+        self.recorder = Recorder(
+            self.bus, self.registry, self.store, batch_size=config["batch_size"],
+            flush_interval=config["flush_interval"], queue_size=config["queue_size"],
+        )
+        await self.recorder.start()
+
+    async def _start_simulators(self, entries: list[dict[str, Any]]) -> None:
+        for entry in entries:
+            spec = self.plugins.simulators.get(entry["kind"])
+            assert spec is not None  # the config schema only accepts registered kinds
+            name = f"simulator.{entry['kind']}.{entry.get('link', len(self.simulators))}"
+            self.registry.register(name, "simulator")
+            try:
+                simulator = spec.factory(entry, self.data_dir)
+                await simulator.start()
+                self.simulators.append(simulator)
+                self.registry.set_health(name, Health.OK, None, link=simulator.link)
+            except Exception as err:
+                _LOGGER.exception("Simulator %s failed to start", name)
+                self.registry.set_health(name, Health.FAILED, f"{type(err).__name__}: {err}")
+
+    async def _apply_batteries(self, entries: list[dict[str, Any]]) -> None:
+        assert self.batteries is not None
+        for entry in entries:
+            await self.store.ensure_battery(entry["id"], entry["name"], entry["driver"])
+        await self.batteries.apply(entries)
+
+    async def _start_plugin(self, name: str, plugin: object) -> None:
+        service = f"plugin.{name}"
+        try:
+            result = self.plugins.call_one(plugin, "hub_started", hub=self, config=self.config.data.get(name, {}))
+            if inspect.isawaitable(result):
+                await result
+        except Exception as err:
+            _LOGGER.exception("Plugin %s failed to start", name)
+            self.registry.set_health(service, Health.FAILED, f"{type(err).__name__}: {err}")
+            return
+        self.registry.set_health(service, Health.OK)
+        self.bus.publish(SYSTEM_MODULE_STARTED, {"name": service})
+
+    async def _stop_plugin(self, name: str, plugin: object) -> None:
+        try:
+            result = self.plugins.call_one(plugin, "hub_stopping", hub=self)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            _LOGGER.exception("Plugin %s failed while stopping", name)
+        self.registry.set_health(f"plugin.{name}", Health.STOPPED)
+        self.bus.publish(SYSTEM_MODULE_STOPPED, {"name": f"plugin.{name}"})
+
+    async def _start_web(self, config: dict[str, Any]) -> None:
+        from hub.web.app import build_app  # the web layer imports Hub; import late to avoid a cycle
+
+        self.web_runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
+        await self.web_runner.setup()
+        host = self._overrides["host"] or config["host"]
+        port = self._overrides["port"] if self._overrides["port"] is not None else config["port"]
+        site = web.TCPSite(self.web_runner, str(host), int(port))
+        await site.start()
+        bound = self.web_runner.addresses[0][1] if self.web_runner.addresses else port
+        self.http_url = f"http://{host}:{bound}"
+        self.registry.register("core.http", "core", Health.OK)
+        _LOGGER.info("Web UI and API on %s", self.http_url)
+
+    async def reload_section(self, name: str) -> dict[str, Any]:
+        """Apply a changed section to the running hub; says when a restart is needed."""
+        data = self.config.data
+        if name in RESTART_SECTIONS:
+            return {"applied": False, "restart_required": True}
+        if name == "logging":
+            self.logs.apply(data["logging"], self.data_dir, console=self._console_logs)
+        elif name == "batteries":
+            await self._apply_batteries(data["batteries"])
+        elif name == "simulators":
+            await self._stop_simulators()
+            await self._start_simulators(data["simulators"])
+        elif name in dict(self.plugins.loaded()):
+            plugin = dict(self.plugins.loaded())[name]
+            await self._stop_plugin(name, plugin)
+            await self._start_plugin(name, plugin)
+        return {"applied": True, "restart_required": False}
+
+    async def reload_all(self) -> list[str]:
+        """Re-read the config file and reload every section that changed."""
+        before = self.config.data
+        after = self.config.load()
+        changed = [name for name in self.config.sections() if before.get(name) != after.get(name)]
+        for name in changed:
+            await self.reload_section(name)
+        return changed
+
+    async def _stop_simulators(self) -> None:
+        for simulator in self.simulators:
+            with contextlib.suppress(Exception):
+                await simulator.stop()
+        self.simulators = []
+
+    async def stop(self) -> None:
+        """Graceful shutdown: stop polling, flush pending writes, stop plugins, close storage."""
+        _LOGGER.info("TrackingBMS stopping")
+        self.bus.publish(SYSTEM_HUB_STOPPING, {})
+        if self.batteries is not None:
+            await self.batteries.stop()
+        await self.pipeline.drain()
+        self.pipeline.stop()
+        if self.recorder is not None:
+            await self.recorder.stop()
+        for name, plugin in reversed(self.plugins.loaded()):
+            await self._stop_plugin(name, plugin)
+        if self.web_runner is not None:
+            await self.web_runner.cleanup()
+        await self._stop_simulators()
+        if self.storage is not None:
+            await self.storage.close()
+        self.bus.close()
+        _LOGGER.info("TrackingBMS stopped")
+        self.logs.close()
+        self._stopped.set()
+
+    async def run_forever(self) -> None:
+        """Start, serve until SIGINT/SIGTERM, then stop gracefully."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        await stop.wait()
+        await asyncio.wait_for(self.stop(), timeout=self.config.data["hub"]["shutdown_timeout"])

@@ -1,0 +1,72 @@
+"""The reading pipeline: raw readings pass the registered processors, in order, then go out as new."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from hub.bus import DATA_BMS_NEW, DATA_BMS_RAW, Event, EventBus, Subscription
+from hub.reading import Reading
+from hub.registry import Health, ServiceRegistry
+from hub.specs import Processor, ProcessorSpec, Registry
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """Subscribes to data.bms.raw and publishes data.bms.new; a failing step is skipped, not fatal."""
+
+    def __init__(self, bus: EventBus, registry: ServiceRegistry) -> None:
+        self._bus = bus
+        self._registry = registry
+        self.steps: list[tuple[str, Processor]] = []
+        self._sub: Subscription | None = None
+
+    def build(self, specs: Registry[ProcessorSpec], config: Mapping[str, Any]) -> None:
+        """Instantiate the processors, ordered; one that fails to build is reported and left out."""
+        self.steps = []
+        for spec in sorted(specs, key=lambda s: (s.order, s.name)):
+            service = f"processor.{spec.name}"
+            self._registry.register(service, "processor")
+            try:
+                # A processor is configured by its plugin's section.
+                self.steps.append((spec.name, spec.factory(config.get(specs.owners.get(spec.name, "")) or {})))
+                self._registry.set_health(service, Health.OK)
+            except Exception as err:
+                _LOGGER.exception("Processor %s could not be built", spec.name)
+                self._registry.set_health(service, Health.FAILED, f"{type(err).__name__}: {err}")
+
+    def start(self) -> None:
+        """Start consuming raw readings."""
+        self._sub = self._bus.subscribe(DATA_BMS_RAW, self._on_raw, name="core.pipeline")
+
+    async def _on_raw(self, event: Event) -> None:
+        reading = await self.run(event.data)
+        if reading is not None:
+            self._bus.publish(DATA_BMS_NEW, reading, origin="core.pipeline")
+
+    async def run(self, reading: Reading) -> Reading | None:
+        """Run one reading through every step; None means a step dropped it."""
+        current: Reading | None = reading
+        for name, processor in self.steps:
+            if current is None:
+                return None
+            try:
+                result = processor.process(current)
+                current = await result if inspect.isawaitable(result) else result
+            except Exception as err:
+                _LOGGER.exception("Processor %s failed on a reading of %s", name, reading.battery_id)
+                self._registry.set_health(f"processor.{name}", Health.DEGRADED, f"{type(err).__name__}: {err}")
+        return current
+
+    async def drain(self) -> None:
+        """Wait until queued raw readings are processed."""
+        if self._sub is not None:
+            await self._sub.drain()
+
+    def stop(self) -> None:
+        """Stop consuming."""
+        if self._sub is not None:
+            self._sub.cancel()

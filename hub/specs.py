@@ -1,0 +1,178 @@
+"""What plugins register through the hooks: drivers, simulators, processors, notifiers, auth providers."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+from hub.reading import Reading
+
+
+class LinkError(Exception):
+    """The battery did not answer, or the transport failed (timeouts, I/O errors)."""
+
+
+class DataError(Exception):
+    """The battery answered, but with data that cannot make a reading."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryConfig:
+    """One validated entry of the ``batteries`` section."""
+
+    id: str
+    name: str
+    driver: str
+    poll_interval: float
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DriverContext:
+    """What the hub hands a driver factory besides the battery's own config."""
+
+    data_dir: Path
+
+
+class BatteryDriver(Protocol):
+    """One connected battery: connect once, poll many times, close at the end."""
+
+    async def connect(self) -> None:
+        """Open the link; raises LinkError when the device cannot be reached."""
+
+    async def poll(self) -> Reading:
+        """Read the battery once; raises LinkError (no answer) or DataError (bad answer)."""
+
+    async def close(self) -> None:
+        """Release the link; must not raise."""
+
+
+@dataclass(frozen=True, slots=True)
+class DriverSpec:
+    """A BMS family a plugin can read, with its config schema and optional CLI helpers."""
+
+    name: str
+    description: str
+    factory: Callable[[BatteryConfig, DriverContext], BatteryDriver]
+    # voluptuous dict schema for the driver's own keys of a battery entry.
+    schema: Mapping[Any, Any] = field(default_factory=dict)
+    transports: tuple[str, ...] = ()
+    # `trackingbms read <driver>`: adds CLI options and maps them to a battery entry.
+    add_read_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    options_from_args: Callable[[argparse.Namespace], dict[str, Any]] | None = None
+    # `trackingbms decode <driver> HEX...`: one dict of decoded fields per frame.
+    decode: Callable[[Sequence[str]], list[dict[str, Any]]] | None = None
+
+
+class Simulator(Protocol):
+    """A running device simulator."""
+
+    link: str
+
+    async def start(self) -> None:
+        """Start serving the device."""
+
+    async def stop(self) -> None:
+        """Stop serving and release the link."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorSpec:
+    """A device simulator for `trackingbms simulate <name>` and the ``simulators`` config section."""
+
+    name: str
+    description: str
+    factory: Callable[[Mapping[str, Any], Path], Simulator]
+    schema: Mapping[Any, Any] = field(default_factory=dict)
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    options_from_args: Callable[[argparse.Namespace], dict[str, Any]] | None = None
+
+
+class Processor(Protocol):
+    """A step of the reading pipeline; returns the (changed) reading, or None to drop it."""
+
+    def process(self, reading: Reading) -> Reading | None | Awaitable[Reading | None]:
+        """Process one reading."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorSpec:
+    """A pipeline step; lower ``order`` runs first (validate 100, derive 200, stats 300...)."""
+
+    name: str
+    factory: Callable[[Mapping[str, Any]], Processor]
+    order: int = 500
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierSpec:
+    """A way to send a notification (email, SMS, webhook, MQTT)."""
+
+    name: str
+    factory: Callable[[Mapping[str, Any]], Any]
+    schema: Mapping[Any, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthProviderSpec:
+    """A source of user identities (database, LDAP, OIDC)."""
+
+    name: str
+    factory: Callable[[Mapping[str, Any]], Any]
+    description: str = ""
+
+
+class HasName(Protocol):
+    """Anything registered by name."""
+
+    @property
+    def name(self) -> str:
+        """The registered name."""
+
+
+T = TypeVar("T", bound=HasName)
+
+
+class DuplicateRegistration(ValueError):
+    """Two plugins registered the same name."""
+
+
+class Registry(Generic[T]):
+    """Named specs contributed by plugins; remembers which plugin gave each one."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+        self.owners: dict[str, str] = {}
+        self.current_plugin = "?"
+
+    def add(self, spec: T) -> None:
+        """Register a spec; a second registration of the same name is an error."""
+        if spec.name in self._items:
+            raise DuplicateRegistration(
+                f"{self.kind} {spec.name!r} already registered by plugin {self.owners[spec.name]!r}"
+            )
+        self._items[spec.name] = spec
+        self.owners[spec.name] = self.current_plugin
+
+    def get(self, name: str) -> T | None:
+        """A spec by name."""
+        return self._items.get(name)
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self._items)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items

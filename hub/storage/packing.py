@@ -1,0 +1,119 @@
+"""Packs a Reading into one compact row of scaled integers, and back."""
+
+from __future__ import annotations
+
+import json
+import struct
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.reading import Alarm, AlarmLevel, BatteryState, Reading, Temperature, TemperatureKind
+
+_KINDS = list(TemperatureKind)
+_STATES = [None, *BatteryState]
+_TEMP = struct.Struct("<hB")
+
+# Column order of the readings table after battery_pk.
+COLUMNS = (
+    "ts", "voltage", "current", "power", "soc", "soh", "flags", "cycles",
+    "remaining_mah", "rated_mah", "cells", "temps", "balancing", "alarms",
+)
+
+
+def _scaled(value: float | None, scale: float) -> int | None:
+    return None if value is None else round(value * scale)
+
+
+def _unscaled(value: int | None, scale: float) -> float | None:
+    return None if value is None else value / scale
+
+
+def _flags(reading: Reading) -> int:
+    # bits 0-1 charge MOS (0 unknown, 2 off, 3 on), bits 2-3 discharge MOS, bits 4-5 state index.
+    def tri(value: bool | None) -> int:
+        return 0 if value is None else (3 if value else 2)
+
+    return tri(reading.charge_mos) | tri(reading.discharge_mos) << 2 | _STATES.index(reading.state) << 4
+
+
+def _unflags(flags: int) -> tuple[bool | None, bool | None, BatteryState | None]:
+    def untri(bits: int) -> bool | None:
+        return None if bits == 0 else bits == 3
+
+    return untri(flags & 3), untri(flags >> 2 & 3), _STATES[flags >> 4 & 3]
+
+
+def pack_cells(cells: tuple[float, ...]) -> bytes | None:
+    """Cell voltages as little-endian uint16 millivolts."""
+    if not cells:
+        return None
+    return struct.pack(f"<{len(cells)}H", *(min(65535, max(0, round(v * 1000))) for v in cells))
+
+
+def unpack_cells(blob: bytes | None) -> tuple[float, ...]:
+    """Inverse of :func:`pack_cells`."""
+    if not blob:
+        return ()
+    return tuple(mv / 1000 for mv in struct.unpack(f"<{len(blob) // 2}H", blob))
+
+
+def pack_temperatures(temps: tuple[Temperature, ...]) -> bytes | None:
+    """Each sensor as int16 tenths of °C plus a kind byte; the sensor number is the position."""
+    if not temps:
+        return None
+    return b"".join(_TEMP.pack(round(t.value * 10), _KINDS.index(t.kind)) for t in temps)
+
+
+def unpack_temperatures(blob: bytes | None) -> tuple[Temperature, ...]:
+    """Inverse of :func:`pack_temperatures`."""
+    if not blob:
+        return ()
+    return tuple(
+        Temperature(value / 10, _KINDS[kind], index + 1)
+        for index, (value, kind) in enumerate(_TEMP.iter_unpack(blob))
+    )
+
+
+def to_row(reading: Reading) -> tuple[Any, ...]:
+    """The column values of a reading, in COLUMNS order."""
+    return (
+        int(reading.timestamp.timestamp() * 1000),
+        _scaled(reading.voltage, 100),
+        _scaled(reading.current, 100),
+        _scaled(reading.power, 10),
+        _scaled(reading.soc, 10),
+        _scaled(reading.soh, 10),
+        _flags(reading),
+        reading.cycles,
+        _scaled(reading.remaining_capacity_ah, 1000),
+        _scaled(reading.rated_capacity_ah, 1000),
+        pack_cells(reading.cells),
+        pack_temperatures(reading.temperatures),
+        bytes(reading.balancing) if reading.balancing else None,
+        json.dumps([[a.code, a.text, a.level.value] for a in reading.alarms]) if reading.alarms else None,
+    )
+
+
+def from_row(battery_id: str, row: tuple[Any, ...]) -> Reading:
+    """Rebuild a reading (derived values recomputed) from its columns in COLUMNS order."""
+    ts, voltage, current, power, soc, soh, flags, cycles, remaining, rated, cells, temps, bal, alarms = row
+    charge_mos, discharge_mos, state = _unflags(flags or 0)
+    return Reading(
+        battery_id=battery_id,
+        timestamp=datetime.fromtimestamp(ts / 1000, UTC),
+        voltage=_unscaled(voltage, 100),
+        current=_unscaled(current, 100),
+        power=_unscaled(power, 10),
+        soc=_unscaled(soc, 10),
+        soh=_unscaled(soh, 10),
+        cells=unpack_cells(cells),
+        temperatures=unpack_temperatures(temps),
+        charge_mos=charge_mos,
+        discharge_mos=discharge_mos,
+        balancing=tuple(bal) if bal else (),
+        state=state,
+        cycles=cycles,
+        remaining_capacity_ah=_unscaled(remaining, 1000),
+        rated_capacity_ah=_unscaled(rated, 1000),
+        alarms=tuple(Alarm(c, t, AlarmLevel(lv)) for c, t, lv in json.loads(alarms)) if alarms else (),
+    ).with_derived()

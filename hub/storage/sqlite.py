@@ -1,0 +1,138 @@
+"""SQLite backend (aiosqlite): one file, WAL, numbered migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+from hub.reading import Reading, utc_now
+from hub.storage.base import BatteryRecord, Storage, StorageError, TenantStore
+from hub.storage.packing import COLUMNS, from_row, to_row
+
+_MIGRATIONS_PACKAGE = "hub.storage.migrations.sqlite"
+_SELECT = ", ".join(f"r.{c}" for c in COLUMNS)
+_INSERT = (
+    f"INSERT OR REPLACE INTO readings (battery_pk, {', '.join(COLUMNS)}) "
+    f"VALUES ((SELECT pk FROM batteries WHERE tenant_id = ? AND id = ?), {', '.join('?' * len(COLUMNS))})"
+)
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration file, in order."""
+    found = []
+    for entry in resources.files(_MIGRATIONS_PACKAGE).iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name[:-4], entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class SQLiteStorage(Storage):
+    """All data in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The open connection."""
+        if self._db is None:
+            raise StorageError("storage is not open")
+        return self._db
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path)
+        # WAL lets the API read while the recorder writes; NORMAL is durable across app crashes.
+        await self.db.execute("PRAGMA journal_mode=WAL")
+        await self.db.execute("PRAGMA synchronous=NORMAL")
+        await self.db.execute("PRAGMA foreign_keys=ON")
+        await self._migrate()
+
+    async def _migrate(self) -> None:
+        await self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        current = await self.schema_version()
+        for version, name, sql in migrations():
+            if version <= current:
+                continue
+            # One transaction per migration: a failed migration leaves the previous version intact.
+            await self.db.executescript(
+                f"BEGIN;\n{sql}\nINSERT INTO schema_migrations VALUES "
+                f"({version}, '{name}', '{utc_now().isoformat()}');\nCOMMIT;"
+            )
+
+    async def schema_version(self) -> int:
+        async with self.db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    def for_tenant(self, tenant_id: str) -> SQLiteTenantStore:
+        return SQLiteTenantStore(self, tenant_id)
+
+
+class SQLiteTenantStore(TenantStore):
+    """One tenant's view of a SQLite database."""
+
+    def __init__(self, storage: SQLiteStorage, tenant_id: str) -> None:
+        self.storage = storage
+        self.tenant_id = tenant_id
+
+    async def ensure_battery(self, battery_id: str, name: str, driver: str) -> None:
+        db = self.storage.db
+        await db.execute(
+            "INSERT INTO batteries (tenant_id, id, name, driver, created_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, driver = excluded.driver",
+            (self.tenant_id, battery_id, name, driver, utc_now().isoformat()),
+        )
+        await db.commit()
+
+    async def batteries(self) -> list[BatteryRecord]:
+        async with self.storage.db.execute(
+            "SELECT id, name, driver FROM batteries WHERE tenant_id = ? ORDER BY id", (self.tenant_id,)
+        ) as cur:
+            return [BatteryRecord(*row) for row in await cur.fetchall()]
+
+    async def write_readings(self, readings: Sequence[Reading]) -> None:
+        db = self.storage.db
+        rows = [(self.tenant_id, r.battery_id, *to_row(r)) for r in readings]
+        try:
+            await db.executemany(_INSERT, rows)
+            await db.commit()
+        except sqlite3.Error as err:
+            await db.rollback()
+            raise StorageError(f"SQLite write failed: {err}") from err
+
+    async def latest(self, battery_id: str) -> Reading | None:
+        rows = await self._select(battery_id, None, None, 1)
+        return rows[0] if rows else None
+
+    async def history(
+        self, battery_id: str, start: datetime | None, end: datetime | None, limit: int
+    ) -> list[Reading]:
+        return list(reversed(await self._select(battery_id, start, end, limit)))
+
+    async def _select(
+        self, battery_id: str, start: datetime | None, end: datetime | None, limit: int
+    ) -> list[Reading]:
+        lo = int(start.timestamp() * 1000) if start else 0
+        hi = int(end.timestamp() * 1000) if end else 2**62
+        async with self.storage.db.execute(
+            f"SELECT {_SELECT} FROM readings r JOIN batteries b ON b.pk = r.battery_pk "
+            "WHERE b.tenant_id = ? AND b.id = ? AND r.ts BETWEEN ? AND ? ORDER BY r.ts DESC LIMIT ?",
+            (self.tenant_id, battery_id, lo, hi, limit),
+        ) as cur:
+            return [from_row(battery_id, tuple(row)) for row in await cur.fetchall()]

@@ -1,0 +1,1 @@
+"""Transports shared by every driver and simulator: serial ports and pseudo-terminals."""

@@ -1,0 +1,1 @@
+"""The web layer: API gateway (envelope, middlewares), core and BMS endpoints, live stream."""

@@ -1,0 +1,70 @@
+"""The live stream: a WebSocket that pushes new readings and link changes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from hub.bus import DATA_BMS_LINK_CHANGED, DATA_BMS_NEW, Event
+from hub.web import app as app_module
+
+_LOGGER = logging.getLogger(__name__)
+# Per-client buffer: a slow browser loses old readings, never slows the hub.
+CLIENT_QUEUE = 200
+
+
+def _message(event: Event) -> dict[str, Any] | None:
+    if event.name == DATA_BMS_NEW:
+        return {"type": "reading", "data": event.data.to_dict()}
+    if event.name == DATA_BMS_LINK_CHANGED:
+        return {"type": "link", "data": event.data}
+    return None
+
+
+async def stream(request: web.Request) -> web.WebSocketResponse:
+    """Send ``{"type": "reading"|"link", "data": ...}`` messages; ``?battery=ID`` filters."""
+    hub = app_module.get_hub(request)
+    wanted = set(filter(None, request.query.get("battery", "").split(",")))
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=CLIENT_QUEUE)
+
+    def forward(event: Event) -> None:
+        message = _message(event)
+        if message is None or (wanted and message["data"].get("battery_id") not in wanted):
+            return
+        if outbox.full():
+            outbox.get_nowait()
+        outbox.put_nowait(message)
+
+    subscription = hub.bus.subscribe("data.bms.*", forward, maxsize=CLIENT_QUEUE, name="core.stream")
+    sender = asyncio.create_task(_send_loop(ws, outbox))
+    try:
+        async for msg in ws:  # the client only pings; reading keeps the connection alive
+            if msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        subscription.cancel()
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+    return ws
+
+
+async def _send_loop(ws: web.WebSocketResponse, outbox: asyncio.Queue[dict[str, Any]]) -> None:
+    while not ws.closed:
+        message = await outbox.get()
+        try:
+            await ws.send_str(json.dumps(message, default=str))
+        except ConnectionResetError:
+            return
+
+
+def setup(app: web.Application) -> None:
+    """Add the stream route."""
+    app.router.add_get("/api/v1/stream", stream)

@@ -1,0 +1,1 @@
+"""Built-in processors: plausibility checks and derived values."""

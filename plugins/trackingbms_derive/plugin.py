@@ -1,0 +1,75 @@
+"""Built-in processors: drop implausible readings, then fill derived values."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import voluptuous as vol
+
+from hub.hookspecs import hookimpl
+from hub.reading import Reading
+from hub.specs import ProcessorSpec, Registry
+
+_LOGGER = logging.getLogger(__name__)
+
+CONFIG_SCHEMA: dict[Any, Any] = {
+    vol.Optional("max_pack_voltage", default=1000.0): vol.All(vol.Coerce(float), vol.Range(min=1)),
+    vol.Optional("max_abs_current", default=5000.0): vol.All(vol.Coerce(float), vol.Range(min=1)),
+}
+
+
+class Plausibility:
+    """Drops readings that cannot be physical (NaN, SOC outside 0-100, absurd voltage or current)."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.max_voltage = float(config.get("max_pack_voltage", 1000.0))
+        self.max_current = float(config.get("max_abs_current", 5000.0))
+        self.rejected = 0
+
+    def problem(self, reading: Reading) -> str | None:
+        """Why a reading is impossible, or None."""
+        numbers = [reading.voltage, reading.current, reading.soc, *reading.cells]
+        if any(v is not None and not math.isfinite(v) for v in numbers):
+            return "non-finite value"
+        if reading.soc is not None and not 0 <= reading.soc <= 100:
+            return f"soc {reading.soc} outside 0-100 %"
+        if reading.voltage is not None and not 0 <= reading.voltage <= self.max_voltage:
+            return f"voltage {reading.voltage} V outside 0-{self.max_voltage} V"
+        if reading.current is not None and abs(reading.current) > self.max_current:
+            return f"current {reading.current} A beyond ±{self.max_current} A"
+        return None
+
+    def process(self, reading: Reading) -> Reading | None:
+        """Pass a plausible reading, drop and log an impossible one."""
+        problem = self.problem(reading)
+        if problem is None:
+            return reading
+        self.rejected += 1
+        _LOGGER.warning("Dropped an implausible reading of %s: %s", reading.battery_id, problem)
+        return None
+
+
+class Derive:
+    """Fills power, cell extremes with 1-based indices, cell delta and state."""
+
+    def process(self, reading: Reading) -> Reading:
+        """Return the reading with its derived values."""
+        return reading.with_derived()
+
+
+@hookimpl
+def config_schema() -> Mapping[Any, Any]:
+    """Limits of the plausibility check."""
+    return CONFIG_SCHEMA
+
+
+@hookimpl
+def register_processors(processors: Registry[ProcessorSpec]) -> None:
+    """Plausibility first (100), derived values next (200)."""
+    processors.add(ProcessorSpec("plausibility", lambda cfg: Plausibility(cfg), order=100,
+                                 description="drops impossible readings"))
+    processors.add(ProcessorSpec("derive", lambda cfg: Derive(), order=200,
+                                 description="power, cell min/max/delta, state"))

@@ -1,0 +1,1 @@
+"""The built-in web UI: the live page at / with its static assets."""
