@@ -208,6 +208,8 @@ class Hub:
 
     async def stop(self) -> None:
         """Graceful shutdown: stop polling, flush pending writes, stop plugins, close storage."""
+        if self._stopped.is_set():
+            return
         _LOGGER.info("TrackingBMS stopping")
         self.bus.publish(SYSTEM_HUB_STOPPING, {})
         if self.batteries is not None:

@@ -14,7 +14,8 @@ from aiohttp import web
 from hub.reading import utc_now
 
 _LOGGER = logging.getLogger(__name__)
-REQUEST_ID = web.AppKey("request_id_header", str)
+STARTED = web.RequestKey("started", float)
+REQUEST_ID = web.RequestKey("request_id", str)
 
 
 class ApiError(Exception):
@@ -36,14 +37,14 @@ def envelope(
     meta: dict[str, Any] | None = None,
 ) -> web.Response:
     """A JSON response in the seed's envelope (status, code, message, timestamp, request_id, data, meta)."""
-    started = request.get("started", time.perf_counter())
+    started = request.get(STARTED, time.perf_counter())
     full_meta = {**(meta or {}), "performance": {"duration_ms": round((time.perf_counter() - started) * 1000, 2)}}
     body = {
         "status": "success" if status < 400 else "error",
         "code": status,
         "message": message,
         "timestamp": _now(),
-        "request_id": request.get("request_id", ""),
+        "request_id": request.get(REQUEST_ID, ""),
         "data": data,
         "meta": full_meta,
     }
@@ -56,8 +57,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def envelope_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request ids, timing, and errors as envelopes: never a traceback."""
-    request["started"] = time.perf_counter()
-    request["request_id"] = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+    request[STARTED] = time.perf_counter()
+    request[REQUEST_ID] = request.headers.get("X-Request-ID") or uuid.uuid4().hex
     api = request.path.startswith("/api/")
     try:
         response = await handler(request)
@@ -73,7 +74,7 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
             raise
         response = envelope(request, None, status=500, message="Internal server error")
     if not response.prepared:
-        response.headers["X-Request-ID"] = request["request_id"]
+        response.headers["X-Request-ID"] = request[REQUEST_ID]
     return response
 
 

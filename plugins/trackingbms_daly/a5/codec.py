@@ -104,7 +104,7 @@ RATED_CAPACITY: Table = (
 )
 # 0x21 layout of mr-manuel / bms-to-inverter; Daly2MQTT shifts it one byte (daly.md §1.6).
 SET_SOC: Table = (
-    Field("year", 0, "B", offset=-2000),
+    Field("year", 0, "B", offset=2000),
     Field("month", 1, "B"),
     Field("day", 2, "B"),
     Field("hour", 3, "B"),

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from trackingbms_daly.a5.framing import FRAME_LEN, START, A5Frame, A5Framer, build_frame, checksum
 from trackingbms_daly.errors import DalyProtocolError
 
@@ -160,7 +159,11 @@ FRAME_C = build_frame(0x01, 0x90, bytes.fromhex("02 1C 00 00 76 56 02 86"))
 
 def test_byte_by_byte_equals_one_chunk() -> None:
     stream = FRAME_A + FRAME_B + FRAME_C
-    assert _feed_all(stream)[0] == _feed_all(stream, [])[0] == [A5Frame.parse(f) for f in (FRAME_A, FRAME_B, FRAME_C)]
+    assert (
+        _feed_all(stream)[0]
+        == _feed_all(stream, [])[0]
+        == [A5Frame.parse(f) for f in (FRAME_A, FRAME_B, FRAME_C)]
+    )
 
 
 def test_junk_between_frames_is_skipped_and_counted() -> None:
