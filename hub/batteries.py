@@ -34,9 +34,7 @@ MAX_BACKOFF = 60.0
 class Coordinator:
     """Owns one battery's driver: connects, polls on schedule, tracks and reports link health."""
 
-    def __init__(
-        self, config: BatteryConfig, driver: BatteryDriver, bus: EventBus, registry: ServiceRegistry
-    ) -> None:
+    def __init__(self, config: BatteryConfig, driver: BatteryDriver, bus: EventBus, registry: ServiceRegistry) -> None:
         self.config = config
         self.driver = driver
         self._bus = bus
@@ -133,8 +131,7 @@ class Coordinator:
         self.bad_data += 1
         if self.bad_data >= 2:
             self._registry.set_health(self.service, Health.DEGRADED, f"bad data: {reason}")
-            _LOGGER.warning("Battery %s sent bad data %d times in a row: %s", self.config.id,
-                            self.bad_data, reason)
+            _LOGGER.warning("Battery %s sent bad data %d times in a row: %s", self.config.id, self.bad_data, reason)
 
     def _backoff(self) -> float:
         return float(min(MAX_BACKOFF, self.config.poll_interval * 2 ** min(self.failures, 8)))
@@ -149,12 +146,10 @@ class Coordinator:
         self._registry.set_health(self.service, health, reason)
         if state != self.state:
             previous, self.state = self.state, state
-            _LOGGER.info("Battery %s: %s -> %s%s", self.config.id, previous, state,
-                         f" ({reason})" if reason else "")
+            _LOGGER.info("Battery %s: %s -> %s%s", self.config.id, previous, state, f" ({reason})" if reason else "")
             self._bus.publish(
                 DATA_BMS_LINK_CHANGED,
-                {"battery_id": self.config.id, "link_state": state.value, "previous": previous.value,
-                 "reason": reason},
+                {"battery_id": self.config.id, "link_state": state.value, "previous": previous.value, "reason": reason},
                 origin=self.service,
             )
 

@@ -129,7 +129,7 @@ class EventBus:
             pattern,
             handler,
             maxsize or self.default_queue_size,
-            name or getattr(handler, "__qualname__", repr(handler)),
+            name or str(getattr(handler, "__qualname__", repr(handler))),
         )
         self._subs.append(sub)
         sub.start()

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import voluptuous as vol
+
 from hub import __version__
 from hub.batteries import battery_config
 from hub.config import ConfigError, load_config
@@ -36,8 +38,9 @@ def _plugins(config: Path | None) -> PluginManager:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the hub until SIGINT/SIGTERM."""
-    hub = Hub(args.config, data_dir=args.data_dir, http_host=args.http_host, http_port=args.http_port,
-              plugins=args.manager)
+    hub = Hub(
+        args.config, data_dir=args.data_dir, http_host=args.http_host, http_port=args.http_port, plugins=args.manager
+    )
     try:
         hub.load(discover=False)
     except ConfigError as err:
@@ -68,9 +71,18 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     manager: PluginManager = args.manager
     rows = []
     for info in manager.infos():
-        provides = [f"{reg.kind}:{name}" for reg in (manager.drivers, manager.simulators, manager.processors,
-                                                     manager.notifiers, manager.auth_providers)
-                    for name, owner in reg.owners.items() if owner == info.name]
+        provides = [
+            f"{reg.kind}:{name}"
+            for reg in (
+                manager.drivers,
+                manager.simulators,
+                manager.processors,
+                manager.notifiers,
+                manager.auth_providers,
+            )
+            for name, owner in reg.owners.items()
+            if owner == info.name
+        ]
         rows.append({**info.to_dict(), "provides": provides})
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -89,7 +101,11 @@ def cmd_read(args: argparse.Namespace) -> int:
     manager: PluginManager = args.manager
     spec = manager.drivers.get(args.driver)
     assert spec is not None and spec.options_from_args is not None
-    entry = {"id": "cli", "driver": args.driver, **spec.options_from_args(args)}
+    try:
+        entry = {"id": "cli", "driver": args.driver, **spec.options_from_args(args)}
+    except vol.Invalid as err:
+        print(f"invalid option: {err}", file=sys.stderr)
+        return 2
     config = battery_config(entry)
     driver = spec.factory(config, DriverContext(Path.cwd()))
 
@@ -134,10 +150,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     manager: PluginManager = args.manager
     spec = manager.simulators.get(args.kind)
     assert spec is not None and spec.options_from_args is not None
+    try:
+        options = spec.options_from_args(args)
+    except vol.Invalid as err:
+        print(f"invalid option: {err}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def serve() -> None:
-        simulator = spec.factory(spec.options_from_args(args), Path.cwd())
+        simulator = spec.factory(options, Path.cwd())
         await simulator.start()
         print(f"simulating {args.kind} on {simulator.link} (Ctrl-C to stop)", flush=True)
         stop = asyncio.Event()
@@ -175,10 +196,8 @@ def build_parser(manager: PluginManager) -> argparse.ArgumentParser:
 
 def _driver_commands(commands: Any, manager: PluginManager) -> None:
     read = commands.add_parser("read", help="read a battery once").add_subparsers(dest="driver", required=True)
-    decode = commands.add_parser("decode", help="decode captured frames").add_subparsers(
-        dest="driver", required=True)
-    simulate = commands.add_parser("simulate", help="run a device simulator").add_subparsers(
-        dest="kind", required=True)
+    decode = commands.add_parser("decode", help="decode captured frames").add_subparsers(dest="driver", required=True)
+    simulate = commands.add_parser("simulate", help="run a device simulator").add_subparsers(dest="kind", required=True)
     for spec in manager.drivers:
         if spec.add_read_arguments and spec.options_from_args:
             sub = read.add_parser(spec.name, help=spec.description)

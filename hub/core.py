@@ -50,7 +50,8 @@ class Hub:
         self.plugins = plugins or PluginManager()
         self.config = ConfigManager(config_path, self.plugins)
         self.logs = LogSetup()
-        self._overrides = {"data_dir": data_dir, "host": http_host, "port": http_port}
+        self._data_dir_override = data_dir
+        self._http_override = (http_host, http_port)
         self._console_logs = console_logs
         self.data_dir = Path(".")
         self.storage: Storage | None = None
@@ -69,7 +70,7 @@ class Hub:
             self.plugins.discover(disabled.get("disabled", []) if isinstance(disabled, dict) else [])
         self.plugins.collect()
         data = self.config.load()
-        self.data_dir = Path(self._overrides["data_dir"] or data["hub"]["data_dir"]).expanduser()
+        self.data_dir = Path(self._data_dir_override or data["hub"]["data_dir"]).expanduser()
         return data
 
     @property
@@ -110,8 +111,12 @@ class Hub:
         await self.storage.open()
         self.registry.register("core.storage", "core", Health.OK)
         self.recorder = Recorder(
-            self.bus, self.registry, self.store, batch_size=config["batch_size"],
-            flush_interval=config["flush_interval"], queue_size=config["queue_size"],
+            self.bus,
+            self.registry,
+            self.store,
+            batch_size=config["batch_size"],
+            flush_interval=config["flush_interval"],
+            queue_size=config["queue_size"],
         )
         await self.recorder.start()
 
@@ -164,8 +169,8 @@ class Hub:
 
         self.web_runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
         await self.web_runner.setup()
-        host = self._overrides["host"] or config["host"]
-        port = self._overrides["port"] if self._overrides["port"] is not None else config["port"]
+        host = self._http_override[0] or config["host"]
+        port = self._http_override[1] if self._http_override[1] is not None else config["port"]
         site = web.TCPSite(self.web_runner, str(host), int(port))
         await site.start()
         bound = self.web_runner.addresses[0][1] if self.web_runner.addresses else port

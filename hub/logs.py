@@ -108,7 +108,8 @@ class LogSetup:
         """(Re)configure the root logger from the ``logging`` section."""
         self.close()
         formatter: logging.Formatter = (
-            JsonFormatter() if config.get("format") == "json"
+            JsonFormatter()
+            if config.get("format") == "json"
             else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
         )
         sinks: list[logging.Handler] = []
@@ -117,10 +118,14 @@ class LogSetup:
         if config.get("file"):
             path = data_dir / str(config["file"])
             path.parent.mkdir(parents=True, exist_ok=True)
-            sinks.append(logging.handlers.RotatingFileHandler(
-                path, maxBytes=int(config.get("max_bytes", 5_000_000)),
-                backupCount=int(config.get("backup_count", 5)), encoding="utf-8",
-            ))
+            sinks.append(
+                logging.handlers.RotatingFileHandler(
+                    path,
+                    maxBytes=int(config.get("max_bytes", 5_000_000)),
+                    backupCount=int(config.get("backup_count", 5)),
+                    encoding="utf-8",
+                )
+            )
         for sink in sinks:
             sink.setFormatter(formatter)
         # Console and file writes happen on a listener thread so the event loop never waits on I/O.

@@ -65,9 +65,7 @@ class PluginManager:
     def discover(self, disabled: Iterable[str] = ()) -> None:
         """Load every plugin of the entry-point group, skipping disabled and broken ones."""
         blocked = set(disabled)
-        for entry_point in sorted(
-            metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP), key=lambda e: e.name
-        ):
+        for entry_point in sorted(metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP), key=lambda e: e.name):
             if entry_point.name in self.plugins:
                 continue  # the same distribution seen twice on sys.path
             dist = entry_point.dist

@@ -122,9 +122,7 @@ class Reading:
             "soc": self.soc,
             "soh": self.soh,
             "cells": list(self.cells),
-            "temperatures": [
-                {"value": t.value, "kind": t.kind.value, "sensor": t.sensor} for t in self.temperatures
-            ],
+            "temperatures": [{"value": t.value, "kind": t.kind.value, "sensor": t.sensor} for t in self.temperatures],
             "cell_min": _extreme_dict(self.cell_min),
             "cell_max": _extreme_dict(self.cell_max),
             "cell_delta": self.cell_delta,
@@ -164,9 +162,7 @@ class Reading:
             cycles=data.get("cycles"),
             remaining_capacity_ah=data.get("remaining_capacity_ah"),
             rated_capacity_ah=data.get("rated_capacity_ah"),
-            alarms=tuple(
-                Alarm(a["code"], a["text"], AlarmLevel(a["level"])) for a in data.get("alarms") or ()
-            ),
+            alarms=tuple(Alarm(a["code"], a["text"], AlarmLevel(a["level"])) for a in data.get("alarms") or ()),
         )
 
 

@@ -69,8 +69,7 @@ class ServiceRegistry:
         service.health, service.reason, service.since = health, reason, utc_now()
         self._bus.publish(
             SYSTEM_MODULE_HEALTH_CHANGED,
-            {"name": name, "kind": service.kind, "health": health.value, "previous": previous.value,
-             "reason": reason},
+            {"name": name, "kind": service.kind, "health": health.value, "previous": previous.value, "reason": reason},
         )
 
     def get(self, name: str) -> Service | None:

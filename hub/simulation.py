@@ -12,8 +12,18 @@ from dataclasses import dataclass
 # LiFePO4 open-circuit voltage per cell against state of charge (%). Typical published
 # figures for LFP cells at 25 °C; the flat plateau between 20 % and 90 % is the point.
 _LFP_OCV: tuple[tuple[float, float], ...] = (
-    (0.0, 2.50), (5.0, 3.00), (10.0, 3.16), (20.0, 3.22), (30.0, 3.25), (40.0, 3.27),
-    (50.0, 3.29), (60.0, 3.30), (70.0, 3.31), (80.0, 3.33), (90.0, 3.35), (95.0, 3.40),
+    (0.0, 2.50),
+    (5.0, 3.00),
+    (10.0, 3.16),
+    (20.0, 3.22),
+    (30.0, 3.25),
+    (40.0, 3.27),
+    (50.0, 3.29),
+    (60.0, 3.30),
+    (70.0, 3.31),
+    (80.0, 3.33),
+    (90.0, 3.35),
+    (95.0, 3.40),
     (100.0, 3.55),
 )
 _OCV_SOC = [p[0] for p in _LFP_OCV]

@@ -94,7 +94,7 @@ class SimulatorSpec:
 class Processor(Protocol):
     """A step of the reading pipeline; returns the (changed) reading, or None to drop it."""
 
-    def process(self, reading: Reading) -> Reading | None | Awaitable[Reading | None]:
+    def process(self, reading: Reading) -> Reading | Awaitable[Reading | None] | None:
         """Process one reading."""
 
 
@@ -138,7 +138,7 @@ class HasName(Protocol):
 T = TypeVar("T", bound=HasName)
 
 
-class DuplicateRegistration(ValueError):
+class DuplicateRegistrationError(ValueError):
     """Two plugins registered the same name."""
 
 
@@ -154,7 +154,7 @@ class Registry(Generic[T]):
     def add(self, spec: T) -> None:
         """Register a spec; a second registration of the same name is an error."""
         if spec.name in self._items:
-            raise DuplicateRegistration(
+            raise DuplicateRegistrationError(
                 f"{self.kind} {spec.name!r} already registered by plugin {self.owners[spec.name]!r}"
             )
         self._items[spec.name] = spec

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 
 from hub.core import Hub
-
 from tests.helpers import SIMULATED_CONFIG, HubFactory, write_config
+
 
 @pytest.fixture
 async def start_hub(tmp_path: Path) -> AsyncIterator[HubFactory]:

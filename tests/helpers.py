@@ -50,7 +50,7 @@ def write_config(tmp_path: Path, text: str, name: str = "trackingbms.yaml") -> P
     return path
 
 
-async def wait_for(condition: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+async def wait_for(condition: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:  # noqa: ASYNC109
     """Poll a condition (sync or async) until it is truthy; fail after a generous timeout."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -129,7 +129,10 @@ def load_secrets(path: Path) -> dict[str, Any] | None:
 
 
 def expand_node(
-    node: Any, path: list[Any], loaded: LoadedConfig, secrets: dict[str, Any] | None,
+    node: Any,
+    path: list[Any],
+    loaded: LoadedConfig,
+    secrets: dict[str, Any] | None,
     issues: list[ConfigIssue],
 ) -> Any:
     if isinstance(node, CommentedMap):
@@ -144,7 +147,10 @@ def expand_node(
 
 
 def _secret(
-    name: str, path: list[Any], loaded: LoadedConfig, secrets: dict[str, Any] | None,
+    name: str,
+    path: list[Any],
+    loaded: LoadedConfig,
+    secrets: dict[str, Any] | None,
     issues: list[ConfigIssue],
 ) -> Any:
     if secrets is None:
@@ -189,7 +195,7 @@ def to_yaml_node(value: Any) -> Any:
     if isinstance(value, list):
         return CommentedSeq(to_yaml_node(v) for v in value)
     if isinstance(value, str) and value.startswith(SECRET_PREFIX):
-        return TaggedScalar(value[len(SECRET_PREFIX):], tag=SECRET_TAG)
+        return TaggedScalar(value[len(SECRET_PREFIX) :], tag=SECRET_TAG)
     return value
 
 

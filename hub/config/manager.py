@@ -11,10 +11,10 @@ from hub.config.loader import (
     ConfigError,
     LoadedConfig,
     expand_node,
-    load_secrets,
-    to_yaml_node,
     load_config,
+    load_secrets,
     render_with_section,
+    to_yaml_node,
     write_atomically,
 )
 from hub.config.schema import CORE_SECTIONS, validate_config

@@ -128,9 +128,7 @@ def validate_config(loaded: LoadedConfig, plugins: PluginManager) -> dict[str, A
     try:
         result: dict[str, Any] = build_schema(plugins)(loaded.data)
     except vol.MultipleInvalid as err:
-        raise ConfigError(sorted(
-            (_issue(loaded, e) for e in err.errors), key=lambda i: (i.line or 0, i.path)
-        )) from err
+        raise ConfigError(sorted((_issue(loaded, e) for e in err.errors), key=lambda i: (i.line or 0, i.path))) from err
     issues = _duplicate_ids(loaded, result.get("batteries", []))
     if issues:
         raise ConfigError(issues)
@@ -154,9 +152,7 @@ def _duplicate_ids(loaded: LoadedConfig, batteries: list[Mapping[str, Any]]) -> 
     return issues
 
 
-def validate_section(
-    loaded: LoadedConfig, plugins: PluginManager, name: str, value: Any
-) -> dict[str, Any]:
+def validate_section(loaded: LoadedConfig, plugins: PluginManager, name: str, value: Any) -> dict[str, Any]:
     """Validate the whole config with one section replaced (for PUT /core/config/{module})."""
     if name not in CORE_SECTIONS and name not in plugins.plugins:
         raise ConfigError([ConfigIssue(loaded.display_path, None, name, "unknown section")])

@@ -47,9 +47,7 @@ class TenantStore(abc.ABC):
         """The newest stored reading of a battery."""
 
     @abc.abstractmethod
-    async def history(
-        self, battery_id: str, start: datetime | None, end: datetime | None, limit: int
-    ) -> list[Reading]:
+    async def history(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
         """Readings in [start, end], oldest first, at most ``limit`` (the newest ones)."""
 
 

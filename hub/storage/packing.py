@@ -15,8 +15,20 @@ _TEMP = struct.Struct("<hB")
 
 # Column order of the readings table after battery_pk.
 COLUMNS = (
-    "ts", "voltage", "current", "power", "soc", "soh", "flags", "cycles",
-    "remaining_mah", "rated_mah", "cells", "temps", "balancing", "alarms",
+    "ts",
+    "voltage",
+    "current",
+    "power",
+    "soc",
+    "soh",
+    "flags",
+    "cycles",
+    "remaining_mah",
+    "rated_mah",
+    "cells",
+    "temps",
+    "balancing",
+    "alarms",
 )
 
 
@@ -69,8 +81,7 @@ def unpack_temperatures(blob: bytes | None) -> tuple[Temperature, ...]:
     if not blob:
         return ()
     return tuple(
-        Temperature(value / 10, _KINDS[kind], index + 1)
-        for index, (value, kind) in enumerate(_TEMP.iter_unpack(blob))
+        Temperature(value / 10, _KINDS[kind], index + 1) for index, (value, kind) in enumerate(_TEMP.iter_unpack(blob))
     )
 
 

@@ -120,14 +120,10 @@ class SQLiteTenantStore(TenantStore):
         rows = await self._select(battery_id, None, None, 1)
         return rows[0] if rows else None
 
-    async def history(
-        self, battery_id: str, start: datetime | None, end: datetime | None, limit: int
-    ) -> list[Reading]:
+    async def history(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
         return list(reversed(await self._select(battery_id, start, end, limit)))
 
-    async def _select(
-        self, battery_id: str, start: datetime | None, end: datetime | None, limit: int
-    ) -> list[Reading]:
+    async def _select(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
         lo = int(start.timestamp() * 1000) if start else 0
         hi = int(end.timestamp() * 1000) if end else 2**62
         async with self.storage.db.execute(

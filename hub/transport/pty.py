@@ -83,7 +83,7 @@ class PtyEndpoint:
         start = self._loop.time()
         per_byte = 10.0 / self.baudrate
         for index in range(len(data)):
-            self.write(data[index:index + 1])
+            self.write(data[index : index + 1])
             delay = start + (index + 1) * per_byte - self._loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)

@@ -72,7 +72,7 @@ class SerialLink(asyncio.Protocol):
         self._data_ready.clear()
         return stale
 
-    async def read(self, timeout: float) -> bytes:
+    async def read(self, timeout: float) -> bytes:  # noqa: ASYNC109 - a timed read is the point
         """Whatever arrived, waiting up to ``timeout`` for the first byte; b'' on timeout."""
         if not self._buffer:
             if self._lost is not None:

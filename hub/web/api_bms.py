@@ -45,8 +45,9 @@ async def _latest(request: web.Request) -> tuple[Coordinator, Reading, dict[str,
     assert hub.batteries is not None
     reading = hub.batteries.latest.get(battery_id) or await hub.store.latest(battery_id)
     if reading is None:
-        raise ApiError(404, f"no reading yet for battery {battery_id!r}",
-                       {"link_state": coordinator.link_state().value})
+        raise ApiError(
+            404, f"no reading yet for battery {battery_id!r}", {"link_state": coordinator.link_state().value}
+        )
     state = coordinator.link_state()
     age = (utc_now() - reading.timestamp).total_seconds()
     # A value is current only while the link is online; otherwise say it is stale.
@@ -69,8 +70,13 @@ async def types(request: web.Request) -> web.Response:
     hub = app_module.get_hub(request)
     drivers = hub.plugins.drivers
     data = [
-        {"name": spec.name, "description": spec.description, "transports": list(spec.transports),
-         "plugin": drivers.owners.get(spec.name), "options": sorted(str(k) for k in spec.schema)}
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "transports": list(spec.transports),
+            "plugin": drivers.owners.get(spec.name),
+            "options": sorted(str(k) for k in spec.schema),
+        }
         for spec in drivers
     ]
     return envelope(request, data)
@@ -122,8 +128,9 @@ async def cells(request: web.Request) -> web.Response:
     body = reading.to_dict()
     result = {
         "timestamp": body["timestamp"],
-        "cells": [{"index": i, "voltage": v, "balancing": i in balancing}
-                  for i, v in enumerate(reading.cells, start=1)],
+        "cells": [
+            {"index": i, "voltage": v, "balancing": i in balancing} for i, v in enumerate(reading.cells, start=1)
+        ],
         "cell_min": body["cell_min"],
         "cell_max": body["cell_max"],
         "cell_delta": reading.cell_delta,

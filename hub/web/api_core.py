@@ -31,8 +31,7 @@ async def health(request: web.Request) -> web.Response:
     for coordinator in batteries:
         state = coordinator.link_state().value
         links[state] = links.get(state, 0) + 1
-    data = {"status": hub.registry.overall().value, "version": hub.version, "services": counts,
-            "batteries": links}
+    data = {"status": hub.registry.overall().value, "version": hub.version, "services": counts, "batteries": links}
     return envelope(request, data)
 
 
@@ -88,8 +87,12 @@ async def put_config(request: web.Request) -> web.Response:
     except OSError as err:
         raise ApiError(507, f"could not write the config file: {err.strerror}") from err
     result = await hub.reload_section(name)
-    return envelope(request, hub.config.section_as_written(name), meta={"module": name, **result},
-                    message="restart required to apply" if result["restart_required"] else "applied")
+    return envelope(
+        request,
+        hub.config.section_as_written(name),
+        meta={"module": name, **result},
+        message="restart required to apply" if result["restart_required"] else "applied",
+    )
 
 
 @routes.get("/api/v1/core/logs")
@@ -102,13 +105,21 @@ async def logs(request: web.Request) -> web.Response:
     page = int_param(request, "page", 1, 1, 1_000_000)
     per_page = int_param(request, "per_page", 100, 1, 1000)
     records = hub.logs.ring.query(
-        level=level, module=request.query.get("module"),
-        since=time_param(request, "since"), until=time_param(request, "until"),
+        level=level,
+        module=request.query.get("module"),
+        since=time_param(request, "since"),
+        until=time_param(request, "until"),
     )
     start = (page - 1) * per_page
-    meta = {"pagination": {"page": page, "per_page": per_page, "total": len(records),
-                           "pages": (len(records) + per_page - 1) // per_page}}
-    return envelope(request, records[start:start + per_page], meta=meta)
+    meta = {
+        "pagination": {
+            "page": page,
+            "per_page": per_page,
+            "total": len(records),
+            "pages": (len(records) + per_page - 1) // per_page,
+        }
+    }
+    return envelope(request, records[start : start + per_page], meta=meta)
 
 
 def setup(app: web.Application) -> None:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from hub.core import Hub
 
 _LOGGER = logging.getLogger(__name__)
-HUB = web.AppKey("hub", "Hub")
+HUB: web.AppKey[Hub] = web.AppKey("hub")
 
 
 def build_app(hub: Hub) -> web.Application:

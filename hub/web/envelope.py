@@ -33,7 +33,11 @@ def _now() -> str:
 
 
 def envelope(
-    request: web.Request, data: Any = None, *, status: int = 200, message: str = "OK",
+    request: web.Request,
+    data: Any = None,
+    *,
+    status: int = 200,
+    message: str = "OK",
     meta: dict[str, Any] | None = None,
 ) -> web.Response:
     """A JSON response in the seed's envelope (status, code, message, timestamp, request_id, data, meta)."""

@@ -181,7 +181,8 @@ class DalyA5Driver:
             cells=cells,
             temperatures=tuple(
                 Temperature(value, TemperatureKind.CELL, index)
-                for index, value in enumerate(temperatures, start=1) if value is not None
+                for index, value in enumerate(temperatures, start=1)
+                if value is not None
             ),
             charge_mos=mosfet.charge_mos,
             discharge_mos=mosfet.discharge_mos,
@@ -224,7 +225,8 @@ class DalyA5Driver:
         frames = await self.request(0x96, frames=math.ceil(count / 7))
         try:
             return codec.assemble_temperatures(
-                {n: codec.decode_temperature_frame(f.data)[1] for n, f in frames.items()}, count)
+                {n: codec.decode_temperature_frame(f.data)[1] for n, f in frames.items()}, count
+            )
         except DalyProtocolError as err:
             raise DataError(f"temperatures: {err}") from err
 
@@ -248,8 +250,11 @@ class DalyA5Driver:
         if self.options.current_sign == "auto" and abs(wire_current) > SIGN_DETECT_MIN_A and state in (1, 2):
             learned = (state == 1) == (wire_current > 0)
             if learned != self.charge_positive_on_wire:
-                _LOGGER.info("%s: current sign detected as %s-positive on the wire", self.config.id,
-                             "charge" if learned else "discharge")
+                _LOGGER.info(
+                    "%s: current sign detected as %s-positive on the wire",
+                    self.config.id,
+                    "charge" if learned else "discharge",
+                )
                 self.charge_positive_on_wire = learned
         return wire_current if self.charge_positive_on_wire else -wire_current
 

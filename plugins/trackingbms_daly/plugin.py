@@ -66,26 +66,30 @@ def decode_hex(frames: Sequence[str]) -> list[dict[str, Any]]:
 @hookimpl
 def register_drivers(drivers: Registry[DriverSpec]) -> None:
     """Daly A5 over UART/RS485."""
-    drivers.add(DriverSpec(
-        name="daly",
-        description="Daly smart BMS, A5 protocol over UART or RS485",
-        factory=_create,
-        schema=BATTERY_SCHEMA,
-        transports=("uart", "rs485"),
-        add_read_arguments=_add_read_arguments,
-        options_from_args=_options_from_args,
-        decode=decode_hex,
-    ))
+    drivers.add(
+        DriverSpec(
+            name="daly",
+            description="Daly smart BMS, A5 protocol over UART or RS485",
+            factory=_create,
+            schema=BATTERY_SCHEMA,
+            transports=("uart", "rs485"),
+            add_read_arguments=_add_read_arguments,
+            options_from_args=_options_from_args,
+            decode=decode_hex,
+        )
+    )
 
 
 @hookimpl
 def register_simulators(simulators: Registry[SimulatorSpec]) -> None:
     """A Daly A5 board on a pseudo-terminal."""
-    simulators.add(SimulatorSpec(
-        name="daly",
-        description="simulated Daly A5 board on a pseudo-terminal",
-        factory=simulator.create,
-        schema=simulator.SIMULATOR_SCHEMA,
-        add_arguments=simulator.add_arguments,
-        options_from_args=simulator.options_from_args,
-    ))
+    simulators.add(
+        SimulatorSpec(
+            name="daly",
+            description="simulated Daly A5 board on a pseudo-terminal",
+            factory=simulator.create,
+            schema=simulator.SIMULATOR_SCHEMA,
+            add_arguments=simulator.add_arguments,
+            options_from_args=simulator.options_from_args,
+        )
+    )

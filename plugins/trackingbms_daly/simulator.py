@@ -71,12 +71,22 @@ def create(options: Mapping[str, Any], base_dir: Path) -> DalySimulator:
     link = Path(options["link"])
     if not link.is_absolute():
         link = base_dir / link
-    pack = PackModel(cells=options["cells"], temps=options["temps"], capacity_ah=options["capacity_ah"],
-                     soc=options["soc"], seed=options.get("seed"))
+    pack = PackModel(
+        cells=options["cells"],
+        temps=options["temps"],
+        capacity_ah=options["capacity_ah"],
+        soc=options["soc"],
+        seed=options.get("seed"),
+    )
     address = options.get("address", "any")
     hosts = frozenset({0x40, 0x80}) if address == "any" else frozenset({int(address)})
-    device = DalyA5Device(pack, board=options["board"], host_addresses=hosts,
-                          all_cell_frames=options["all_cell_frames"], invert_current=options["invert_current"])
+    device = DalyA5Device(
+        pack,
+        board=options["board"],
+        host_addresses=hosts,
+        all_cell_frames=options["all_cell_frames"],
+        invert_current=options["invert_current"],
+    )
     return DalySimulator(link, device, pace_baudrate=9600 if options["pace"] else None)
 
 
@@ -98,9 +108,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Map CLI options to a validated ``simulators`` entry."""
     entry = {
-        "link": args.link, "cells": args.cells, "temps": args.temps, "address": args.address,
-        "board": args.board, "capacity_ah": args.capacity, "soc": args.soc, "pace": args.pace,
-        "all_cell_frames": args.all_cell_frames, "invert_current": args.invert_current,
+        "link": args.link,
+        "cells": args.cells,
+        "temps": args.temps,
+        "address": args.address,
+        "board": args.board,
+        "capacity_ah": args.capacity,
+        "soc": args.soc,
+        "pace": args.pace,
+        "all_cell_frames": args.all_cell_frames,
+        "invert_current": args.invert_current,
     }
     if args.seed is not None:
         entry["seed"] = args.seed

@@ -69,7 +69,9 @@ def config_schema() -> Mapping[Any, Any]:
 @hookimpl
 def register_processors(processors: Registry[ProcessorSpec]) -> None:
     """Plausibility first (100), derived values next (200)."""
-    processors.add(ProcessorSpec("plausibility", lambda cfg: Plausibility(cfg), order=100,
-                                 description="drops impossible readings"))
-    processors.add(ProcessorSpec("derive", lambda cfg: Derive(), order=200,
-                                 description="power, cell min/max/delta, state"))
+    processors.add(
+        ProcessorSpec("plausibility", lambda cfg: Plausibility(cfg), order=100, description="drops impossible readings")
+    )
+    processors.add(
+        ProcessorSpec("derive", lambda cfg: Derive(), order=200, description="power, cell min/max/delta, state")
+    )

@@ -19,9 +19,7 @@ _LOGGER = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 # npm installs front-end packages under web/ (package.json + lock file); never a CDN.
 DEFAULT_NODE_MODULES = HERE.parent.parent / "web" / "node_modules"
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, enable_async=True
-)
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, enable_async=True)
 CONFIG_SCHEMA: dict[Any, Any] = {
     vol.Optional("title", default="TrackingBMS"): str,
     vol.Optional("node_modules"): str,

@@ -42,8 +42,13 @@ def wait_until(condition: object, timeout: float) -> bool:
 def simulator(tmp_path: Path) -> Iterator[Path]:
     """`trackingbms simulate daly` in its own process, with 13 cells."""
     link = tmp_path / "daly-link"
-    process = subprocess.Popen([*CLI, "simulate", "daly", "--link", str(link), "--cells", "13", "--temps", "3"],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [*CLI, "simulate", "daly", "--link", str(link), "--cells", "13", "--temps", "3"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert wait_until(link.exists, 20), "simulator did not create its link"
     yield link
     process.send_signal(signal.SIGINT)
@@ -86,8 +91,9 @@ def test_plugins_lists_builtins() -> None:
 def test_check_config(tmp_path: Path) -> None:
     assert run_cli("check-config").returncode == 0  # the shipped default config
     bad = tmp_path / "bad.yaml"
-    bad.write_text("batteries:\n  - id: a\n    driver: daly\n    port: /dev/ttyUSB0\n"
-                   "  - id: b\n    driver: daly\n    port: 42\n")
+    bad.write_text(
+        "batteries:\n  - id: a\n    driver: daly\n    port: /dev/ttyUSB0\n  - id: b\n    driver: daly\n    port: 42\n"
+    )
     result = run_cli("check-config", "--config", str(bad))
     assert result.returncode == 1
     assert f"{bad}:7: batteries[1].port: expected a serial device path" in result.stderr
@@ -99,7 +105,11 @@ def test_run_serves_a_reading_within_10_s_and_stops_on_sigterm(tmp_path: Path) -
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [*CLI, "run", "--data-dir", str(tmp_path / "data"), "--http-port", str(port)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     )
     assert process.stdout is not None
     first_line = process.stdout.readline()

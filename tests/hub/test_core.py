@@ -60,13 +60,15 @@ async def test_entry_point_plugin_adds_a_driver(
     start_hub: HubFactory, http: aiohttp.ClientSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     install_plugin(tmp_path / "site", monkeypatch)
-    hub = await start_hub(textwrap.dedent("""
+    hub = await start_hub(
+        textwrap.dedent("""
         hub: {{data_dir: {data_dir}}}
         http: {{port: 0}}
         logging: {{file: null}}
         batteries:
           - {{id: counted, driver: counting, start: 48, poll_interval: 0.2}}
-    """))
+    """)
+    )
     assert hub.plugins.plugins["counting"].distribution == "countingplug"
 
     async def reading() -> dict[str, object] | None:
@@ -114,12 +116,14 @@ async def test_failing_plugin_is_reported_and_hub_keeps_serving(
 
 
 async def test_disabled_plugin_is_not_loaded(start_hub: HubFactory, http: aiohttp.ClientSession) -> None:
-    hub = await start_hub(textwrap.dedent("""
+    hub = await start_hub(
+        textwrap.dedent("""
         hub: {{data_dir: {data_dir}}}
         http: {{port: 0}}
         logging: {{file: null}}
         plugins: {{disabled: [webui]}}
-    """))
+    """)
+    )
     assert hub.plugins.plugins["webui"].state == "disabled"
     async with http.get(f"{hub.http_url}/") as response:
         assert response.status == 404

@@ -46,13 +46,22 @@ async def test_reading_served_in_envelope(start_hub: HubFactory, http: aiohttp.C
 
 async def test_unknown_battery_and_bad_parameters(start_hub: HubFactory, http: aiohttp.ClientSession) -> None:
     hub = await start_hub()
-    for path in ("/api/v1/bms/data/nope", "/api/v1/bms/status/nope", "/api/v1/bms/cells/nope",
-                 "/api/v1/bms/data/nope/history"):
+    for path in (
+        "/api/v1/bms/data/nope",
+        "/api/v1/bms/status/nope",
+        "/api/v1/bms/cells/nope",
+        "/api/v1/bms/data/nope/history",
+    ):
         status, body = await get(http, hub, path)
         assert status == 404 and body["code"] == 404 and body["status"] == "error", path
         assert "nope" in body["message"]
-    for query in ("limit=abc", "limit=0", "limit=999999", "from=yesterday",
-                  "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"):
+    for query in (
+        "limit=abc",
+        "limit=0",
+        "limit=999999",
+        "from=yesterday",
+        "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+    ):
         status, body = await get(http, hub, f"/api/v1/bms/data/one/history?{query}")
         assert status == 422, query
         assert set(body) == ENVELOPE_KEYS

@@ -12,14 +12,22 @@ from playwright.async_api import Browser, Page, async_playwright
 from tests.helpers import IN_CI, HubFactory
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
 # Without these, Chromium keeps trying to reach Google services this machine cannot reach.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
+    if not HAVE_CHROMIUM:
         if IN_CI:
             pytest.fail("Debian's chromium is required in CI (make browser installs it)")
         pytest.skip("chromium is not installed (make browser installs it)")
@@ -41,8 +49,7 @@ async def test_page_values_change_without_reload(start_hub: HubFactory, browser:
     await page.goto(hub.http_url or "")
     await page.wait_for_function("document.body.dataset.live === 'true'", timeout=15_000)
     card = 'article.battery[data-battery-id="one"]'
-    await page.wait_for_function(
-        f"document.querySelector('{card}').dataset.updatedAt !== undefined", timeout=15_000)
+    await page.wait_for_function(f"document.querySelector('{card}').dataset.updatedAt !== undefined", timeout=15_000)
     first_stamp = await page.get_attribute(card, "data-updated-at")
     voltage = await field(page, "one", "voltage")
     assert voltage.endswith(" V") and voltage != "—"
@@ -57,7 +64,8 @@ async def test_page_values_change_without_reload(start_hub: HubFactory, browser:
     cells_js = f"[...document.querySelectorAll('{card} [data-cell]')].map(c => c.title).join('|')"
     before = await page.evaluate(cells_js)
     await page.wait_for_function(
-        f"document.querySelector('{card}').dataset.updatedAt !== {first_stamp!r}", timeout=15_000)
+        f"document.querySelector('{card}').dataset.updatedAt !== {first_stamp!r}", timeout=15_000
+    )
     await page.wait_for_function(f"{cells_js} !== {before!r}", timeout=15_000)
     assert navigations == []
     assert errors == []
