@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,10 @@ from hub.config.schema import byte_value
 from hub.simulation import PackModel
 from hub.transport.pty import PtyEndpoint
 from trackingbms_daly.a5.device import DalyA5Device
-from trackingbms_daly.a5.framing import A5Framer
+from trackingbms_daly.a5.framing import A5Frame, A5Framer
 
 _LOGGER = logging.getLogger(__name__)
+QUIET_GAP = 0.05  # seconds of silence after which a held-back request is decided
 
 SIMULATOR_SCHEMA: dict[Any, Any] = {
     vol.Required("link"): str,
@@ -43,6 +44,7 @@ class DalySimulator:
         self._framer = A5Framer()
         self._pty = PtyEndpoint(link, self._on_data, baudrate=pace_baudrate)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._quiet: asyncio.TimerHandle | None = None
         self.requests = 0
 
     async def start(self) -> None:
@@ -51,7 +53,16 @@ class DalySimulator:
         _LOGGER.info("Daly simulator on %s (%s)", self.link, self._pty.slave_name)
 
     def _on_data(self, data: bytes) -> None:
-        for request in self._framer.feed(data):
+        loop = asyncio.get_running_loop()
+        if self._quiet is not None:
+            self._quiet.cancel()
+        # The framer may hold a complete request whose tail looks like another frame's start;
+        # a quiet line means nothing else is coming, so decide then (like the driver does).
+        self._quiet = loop.call_later(QUIET_GAP, self._answer, self._framer.flush)
+        self._answer(lambda: self._framer.feed(data))
+
+    def _answer(self, frames: Callable[[], list[A5Frame]]) -> None:
+        for request in frames():
             self.requests += 1
             answer = b"".join(self.device.handle(request.raw))
             if answer:
@@ -61,6 +72,8 @@ class DalySimulator:
 
     async def stop(self) -> None:
         """Stop answering and remove the link."""
+        if self._quiet is not None:
+            self._quiet.cancel()
         for task in list(self._tasks):
             task.cancel()
         await self._pty.close()

@@ -62,8 +62,12 @@ class DalyA5Device:
         self.pack = pack
         self.board = board
         own = 0x3F + board  # board 1 = 0x40, board 2 = 0x41 (mr-manuel daly.py, daly.md §1.3)
-        # Another board's multi-drop address is never ours, or two BMS would talk at once.
-        self.accepted_addresses = frozenset({own} | {a for a in host_addresses if a not in _BOARD_ADDRESSES})
+        # The RS485 path (host 0x40) answers the board's own multi-drop address and never another
+        # board's, or two BMS would talk at once; a UART-only port ignores 0x40 altogether
+        # (mpp-solar #113 saw ports answering only one of 0x40 / 0x80, daly.md §1.3).
+        rs485 = 0x40 in host_addresses
+        others = {a for a in host_addresses if a not in _BOARD_ADDRESSES}
+        self.accepted_addresses = frozenset(others | ({own} if rs485 else set()))
         # Some firmware, typically on the 0x80/Bluetooth path, sends all 16 cell frames
         # (mpp-solar test response, daly.md §1.4 0x95).
         self.all_cell_frames = all_cell_frames
@@ -116,9 +120,7 @@ class DalyA5Device:
         temps = snap.temperatures or (snap.mos_temperature,)
         high = max(range(len(temps)), key=temps.__getitem__)
         low = min(range(len(temps)), key=temps.__getitem__)
-        return [
-            codec.encode_temperature_extremes(_celsius(temps[high]), high + 1, _celsius(temps[low]), low + 1)
-        ]
+        return [codec.encode_temperature_extremes(_celsius(temps[high]), high + 1, _celsius(temps[low]), low + 1)]
 
     def _mosfet_status(self, _: A5Frame, snap: PackSnapshot) -> list[bytes]:
         # d3 is a rolling heartbeat that changes on every poll (tomatensaus, daly.md §1.4).

@@ -314,9 +314,7 @@ def test_round_trip_temperature_frame(number: int, temps: list[int | None]) -> N
 
 @given(cells=st.frozensets(st.integers(1, 48)), count=st.integers(0, 64))
 def test_round_trip_balancing(cells: frozenset[int], count: int) -> None:
-    assert codec.decode_balancing(codec.encode_balancing(cells), count) == tuple(
-        sorted(c for c in cells if c <= count)
-    )
+    assert codec.decode_balancing(codec.encode_balancing(cells), count) == tuple(sorted(c for c in cells if c <= count))
 
 
 def test_balancing_bit_order_is_d0_bit0_cell_1_and_d1_bit0_cell_9() -> None:
@@ -343,9 +341,7 @@ def test_failure_table_covers_every_documented_bit_once() -> None:
     assert sorted(positions) == documented
     assert len({(b.code, b.level) for b in codec.FAILURE_BITS}) == len(positions)
     for b in codec.FAILURE_BITS:  # L1 on even bits is a warning, L2 on odd bits an alarm
-        want = (
-            (AlarmLevel.WARNING if b.bit % 2 == 0 else AlarmLevel.ALARM) if b.byte < 4 else AlarmLevel.ALARM
-        )
+        want = (AlarmLevel.WARNING if b.bit % 2 == 0 else AlarmLevel.ALARM) if b.byte < 4 else AlarmLevel.ALARM
         assert b.level is want, b
 
 
@@ -380,9 +376,7 @@ def test_rated_capacity_of_the_bms_to_inverter_log() -> None:
         (lambda: codec.encode_status_info(4, 1, digital_inputs=[True] * 5), "at most"),
     ],
 )
-def test_encoders_raise_protocol_errors_for_unencodable_values(
-    call: Callable[[], object], match: str
-) -> None:
+def test_encoders_raise_protocol_errors_for_unencodable_values(call: Callable[[], object], match: str) -> None:
     with pytest.raises(DalyProtocolError, match=match):
         call()
 
@@ -418,9 +412,7 @@ def test_decoders_raise_only_protocol_errors(data: bytes) -> None:
 
 def _request(fragment: str, data_id: str, d0: int) -> bytes:
     entry = next(
-        e
-        for e in REQUESTS
-        if fragment in e["source"] and e["decoded"]["data_id"] == data_id and _data(e)[0] == d0
+        e for e in REQUESTS if fragment in e["source"] and e["decoded"]["data_id"] == data_id and _data(e)[0] == d0
     )
     return bytes.fromhex(entry["hex"])
 
@@ -428,9 +420,7 @@ def _request(fragment: str, data_id: str, d0: int) -> bytes:
 @pytest.mark.parametrize("on", [True, False])
 def test_discharge_mos_command_matches_the_sniffed_pc_software(on: bool) -> None:
     # https://github.com/dreadnought/python-daly-bms/issues/3 (BMS Monitor sniff).
-    assert codec.build_mosfet_command(0x40, charge=False, on=on) == _request(
-        "python-daly-bms/issues/3", "0xD9", on
-    )
+    assert codec.build_mosfet_command(0x40, charge=False, on=on) == _request("python-daly-bms/issues/3", "0xD9", on)
 
 
 def test_charge_mos_command_uses_0xda() -> None:

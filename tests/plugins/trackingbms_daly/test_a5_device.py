@@ -202,7 +202,11 @@ def test_two_boards_on_one_bus_never_answer_together() -> None:
 def test_custom_host_addresses() -> None:
     device = DalyA5Device(_pack(), host_addresses=frozenset({0x80, 0x20}))
     assert _ask(device, 0x90, address=0x20)
-    assert _ask(device, 0x90, address=0x40)  # its own board address always answers
+    # Without 0x40 there is no RS485 path: a UART-only port ignores the multi-drop address.
+    assert not _ask(device, 0x90, address=0x40)
+    rs485 = DalyA5Device(_pack(), board=2, host_addresses=frozenset({0x40}))
+    assert _ask(rs485, 0x90, address=0x41)
+    assert not _ask(rs485, 0x90, address=0x80)
 
 
 @pytest.mark.parametrize(

@@ -130,9 +130,7 @@ def test_louisvdw_165_truncated_frame_five_then_frame_six_and_a_late_0x90() -> N
 
 @pytest.mark.parametrize("truncated", TRUNCATED, ids=_id)
 @pytest.mark.parametrize("follower", GOOD, ids=_id)
-def test_truncated_entry_never_swallows_the_next_frame(
-    truncated: dict[str, Any], follower: dict[str, Any]
-) -> None:
+def test_truncated_entry_never_swallows_the_next_frame(truncated: dict[str, Any], follower: dict[str, Any]) -> None:
     frames, _ = _feed_all(_raw(truncated) + _raw(follower), cuts=[])
     assert frames == [A5Frame.parse(_raw(follower))], truncated["source"]
 
@@ -159,11 +157,7 @@ FRAME_C = build_frame(0x01, 0x90, bytes.fromhex("02 1C 00 00 76 56 02 86"))
 
 def test_byte_by_byte_equals_one_chunk() -> None:
     stream = FRAME_A + FRAME_B + FRAME_C
-    assert (
-        _feed_all(stream)[0]
-        == _feed_all(stream, [])[0]
-        == [A5Frame.parse(f) for f in (FRAME_A, FRAME_B, FRAME_C)]
-    )
+    assert _feed_all(stream)[0] == _feed_all(stream, [])[0] == [A5Frame.parse(f) for f in (FRAME_A, FRAME_B, FRAME_C)]
 
 
 def test_junk_between_frames_is_skipped_and_counted() -> None:
@@ -288,9 +282,7 @@ def test_property_arbitrary_bytes_never_raise_and_frames_always_parse(data: byte
 
 
 @given(case=_damaged_streams(), cuts=_CUTS)
-def test_property_valid_frames_survive_junk_and_truncation(
-    case: tuple[list[bytes], bytes], cuts: list[int]
-) -> None:
+def test_property_valid_frames_survive_junk_and_truncation(case: tuple[list[bytes], bytes], cuts: list[int]) -> None:
     frames, stream = case
     got, _ = _feed_all(stream, [c for c in cuts if c <= len(stream)])
     assert [f.raw for f in got] == frames
