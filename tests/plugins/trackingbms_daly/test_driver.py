@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from hub.batteries import battery_config
-from hub.reading import BatteryState
-from hub.specs import DriverContext, LinkError
+import voluptuous as vol
 from trackingbms_daly.driver import DalyA5Driver
 from trackingbms_daly.plugin import BATTERY_SCHEMA
 from trackingbms_daly.simulator import SIMULATOR_SCHEMA, DalySimulator, create
 
-import voluptuous as vol
+from hub.batteries import battery_config
+from hub.reading import BatteryState
+from hub.specs import DriverContext, LinkError
 
 Factory = Callable[..., Any]
 
