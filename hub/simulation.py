@@ -81,6 +81,7 @@ class PackModel:
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         current_profile: Callable[[float], float] = solar_day_current,
+        phase: float | None = None,
     ) -> None:
         if not 1 <= cells <= 48:
             raise ValueError("cells must be between 1 and 48")
@@ -92,6 +93,8 @@ class PackModel:
         self._rng = random.Random(seed)
         self._clock = clock
         self._profile = current_profile
+        # Each pack starts at its own point of the day, so two simulated packs differ.
+        self._phase = self._rng.uniform(0.0, 600.0) if phase is None else phase
         self._start = clock()
         self._last = self._start
         self._soc = soc
@@ -110,7 +113,7 @@ class PackModel:
         self._soc = soc
 
     def _current_now(self, elapsed: float) -> float:
-        current = self._profile(elapsed)
+        current = self._profile(elapsed + self._phase)
         if current > 0 and (not self.charge_mos or self._soc >= 100.0):
             return 0.0
         if current < 0 and (not self.discharge_mos or self._soc <= 0.0):

@@ -8,7 +8,7 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from hub.bus import DATA_BMS_LINK_CHANGED, DATA_BMS_NEW, Event
 from hub.web import app as app_module
@@ -16,6 +16,7 @@ from hub.web import app as app_module
 _LOGGER = logging.getLogger(__name__)
 # Per-client buffer: a slow browser loses old readings, never slows the hub.
 CLIENT_QUEUE = 200
+SOCKETS = web.AppKey("stream_sockets", set[web.WebSocketResponse])
 
 
 def _message(event: Event) -> dict[str, Any] | None:
@@ -32,6 +33,7 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
     wanted = set(filter(None, request.query.get("battery", "").split(",")))
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
     outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=CLIENT_QUEUE)
 
     def forward(event: Event) -> None:
@@ -49,6 +51,7 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
             if msg.type == WSMsgType.ERROR:
                 break
     finally:
+        request.app[SOCKETS].discard(ws)
         subscription.cancel()
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -65,6 +68,14 @@ async def _send_loop(ws: web.WebSocketResponse, outbox: asyncio.Queue[dict[str, 
             return
 
 
+async def _close_sockets(app: web.Application) -> None:
+    # Open WebSockets would otherwise hold a graceful shutdown until the server's timeout.
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"hub shutting down")
+
+
 def setup(app: web.Application) -> None:
-    """Add the stream route."""
+    """Add the stream route and close open streams at shutdown."""
+    app[SOCKETS] = set()
+    app.on_shutdown.append(_close_sockets)
     app.router.add_get("/api/v1/stream", stream)

@@ -132,3 +132,13 @@ async def test_websocket_pushes_new_readings(start_hub: HubFactory, http: aiohtt
                 seen.append(message["data"])
         assert {r["battery_id"] for r in seen} == {"two"}
         assert seen[0]["timestamp"] < seen[1]["timestamp"]
+
+
+async def test_shutdown_closes_open_streams(start_hub: HubFactory, http: aiohttp.ClientSession) -> None:
+    hub = await start_hub()
+    async with http.ws_connect(f"{hub.http_url}/api/v1/stream") as ws:
+        await hub.stop()  # must not wait for the browser to go away
+        message = await ws.receive(timeout=5)
+        while message.type == aiohttp.WSMsgType.TEXT:  # readings and link changes queued before the close
+            message = await ws.receive(timeout=5)
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
