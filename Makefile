@@ -15,7 +15,7 @@ test: install web browser
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check hub plugins tests benchmarks
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 check: test lint
