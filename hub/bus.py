@@ -65,6 +65,7 @@ class Subscription:
         """Queue an event; a full queue drops its oldest event so a slow consumer never blocks."""
         if self.queue.full():
             self.queue.get_nowait()
+            self.queue.task_done()  # the dropped event will never be handled; drain() must not wait for it
             self.dropped += 1
         self.queue.put_nowait(event)
 

@@ -6,9 +6,12 @@ import argparse
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from hub.reading import Reading
+
+if TYPE_CHECKING:
+    from hub.transport.shared import PortRegistry
 
 
 class LinkError(Exception):
@@ -30,11 +33,19 @@ class BatteryConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _port_registry() -> PortRegistry:
+    from hub.transport.shared import PortRegistry  # the transport imports LinkError from here
+
+    return PortRegistry()
+
+
 @dataclass(frozen=True, slots=True)
 class DriverContext:
     """What the hub hands a driver factory besides the battery's own config."""
 
     data_dir: Path
+    # Batteries on the same serial port (RS485 multi-drop) share one open port through this.
+    ports: PortRegistry = field(default_factory=_port_registry)
 
 
 class BatteryDriver(Protocol):

@@ -70,7 +70,8 @@ async def _send_loop(ws: web.WebSocketResponse, outbox: asyncio.Queue[dict[str, 
 
 async def _close_sockets(app: web.Application) -> None:
     # Open WebSockets would otherwise hold a graceful shutdown until the server's timeout.
-    for ws in list(app[SOCKETS]):
+    sockets = app[SOCKETS]
+    for ws in tuple(sockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"hub shutting down")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from hub.reading import BatteryState, Reading, Temperature, TemperatureKind
 from hub.specs import BatteryConfig, DataError, DriverContext, LinkError
 from hub.transport.serial import SerialLink
+from hub.transport.shared import SharedPort
 from trackingbms_daly.a5 import codec
 from trackingbms_daly.a5.framing import A5Frame, A5Framer, build_frame
 from trackingbms_daly.errors import DalyProtocolError
@@ -69,10 +70,11 @@ class DalyOptions:
 class DalyA5Driver:
     """Reads one Daly board with the A5 protocol."""
 
-    def __init__(self, config: BatteryConfig, context: DriverContext, link: SerialLink | None = None) -> None:
+    def __init__(self, config: BatteryConfig, context: DriverContext) -> None:
         self.config = config
+        self.context = context
         self.options = DalyOptions.from_config(config.options, context.data_dir)
-        self.link = link or SerialLink(self.options.port, self.options.baudrate)
+        self.port: SharedPort | None = None
         self.framer = A5Framer()
         self.host_address: int | None = self.options.address
         self.layout: codec.StatusInfo | None = None  # last good 0x94; it sometimes fails (daly.md §1.5)
@@ -82,8 +84,11 @@ class DalyA5Driver:
 
     async def connect(self) -> None:
         """Open the port and find the host address the BMS answers to."""
-        if not self.link.is_open:
-            await self.link.open()
+        if self.port is None:
+            # Boards on one RS485 port share it; the port serialises their exchanges.
+            self.port = self.context.ports.acquire(self.options.port, self.options.baudrate, self.options.request_gap)
+        async with self.port.exchange():
+            pass  # opens the port, so a missing device is reported as such
         if self.options.address is not None:
             self.host_address = self.options.address
             return
@@ -99,8 +104,10 @@ class DalyA5Driver:
         raise LinkError(f"no Daly A5 answer on {self.options.port} at host address 0x40 or 0x80")
 
     async def close(self) -> None:
-        """Close the port."""
-        await self.link.close()
+        """Release the port (closed when its last battery goes)."""
+        if self.port is not None:
+            self.port = None
+            await self.context.ports.release(self.options.port)
 
     @property
     def request_address(self) -> int:
@@ -119,17 +126,20 @@ class DalyA5Driver:
         # mr-manuel fills with 0xAA "to allow the daly's weak uart to sync better" (daly.md §1.2).
         fill = bytes([0xAA] * 8) if self.options.sync_fill else bytes(8)
         request = build_frame(self.request_address, data_id, fill)
+        if self.port is None:
+            raise LinkError(f"{self.options.port} is not connected")
         for attempt in range(self.options.retries + 1):
-            self.link.discard_input()  # late answers to earlier requests (daly.md §1.5)
-            self.framer.reset()
-            self.link.write(request)
-            answer = await self._collect(data_id, frames)
+            async with self.port.exchange() as link:
+                link.discard_input()  # late answers to earlier requests (daly.md §1.5)
+                self.framer.reset()
+                link.write(request)
+                answer = await self._collect(link, data_id, frames)
             if answer:
                 return answer
             _LOGGER.debug("No answer to 0x%02X (try %d)", data_id, attempt + 1)
         raise LinkError(f"no answer to 0x{data_id:02X} after {self.options.retries + 1} tries")
 
-    async def _collect(self, data_id: int, frames: int | None) -> dict[int, A5Frame]:
+    async def _collect(self, link: SerialLink, data_id: int, frames: int | None) -> dict[int, A5Frame]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.timeout
         answer: dict[int, A5Frame] = {}
@@ -137,7 +147,7 @@ class DalyA5Driver:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            chunk = await self.link.read(min(remaining, QUIET_GAP) if answer else remaining)
+            chunk = await link.read(min(remaining, QUIET_GAP) if answer else remaining)
             for frame in self.framer.feed(chunk) if chunk else self.framer.flush():
                 if not self._wanted(frame, data_id):
                     continue
@@ -148,7 +158,6 @@ class DalyA5Driver:
                     answer.setdefault(frame.data[0], frame)
             if not chunk and answer:
                 break  # a quiet gap after some frames: the device has finished
-        await asyncio.sleep(self.options.request_gap)  # Daly needs a gap between requests (§1.7)
         return answer
 
     def _wanted(self, frame: A5Frame, data_id: int) -> bool:

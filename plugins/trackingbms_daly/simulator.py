@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
 
 from hub.config.schema import byte_value
+from hub.faults import Answer, Fault, FaultInjector
 from hub.simulation import PackModel
 from hub.transport.pty import PtyEndpoint
 from trackingbms_daly.a5.device import DalyA5Device
@@ -20,12 +21,23 @@ from trackingbms_daly.a5.framing import A5Frame, A5Framer
 _LOGGER = logging.getLogger(__name__)
 QUIET_GAP = 0.05  # seconds of silence after which a held-back request is decided
 
+
+def _fault_name(value: str) -> str:
+    try:
+        return Fault.parse(value).value
+    except ValueError as err:
+        raise vol.Invalid(str(err)) from err
+
+
 SIMULATOR_SCHEMA: dict[Any, Any] = {
     vol.Required("link"): str,
     vol.Optional("cells", default=16): vol.All(int, vol.Range(min=1, max=48)),
     vol.Optional("temps", default=2): vol.All(int, vol.Range(min=0, max=16)),
     vol.Optional("address", default="any"): vol.Any("any", byte_value),
     vol.Optional("board", default=1): vol.All(int, vol.Range(min=1, max=16)),
+    # Several boards on one RS485 bus: boards board..board+boards-1, each with its own pack.
+    vol.Optional("boards", default=1): vol.All(int, vol.Range(min=1, max=16)),
+    vol.Optional("faults", default=[]): [vol.All(str, _fault_name)],
     vol.Optional("capacity_ah", default=100.0): vol.All(vol.Coerce(float), vol.Range(min=1, max=10000)),
     vol.Optional("soc", default=60.0): vol.All(vol.Coerce(float), vol.Range(min=0, max=100)),
     vol.Optional("seed"): int,
@@ -36,21 +48,32 @@ SIMULATOR_SCHEMA: dict[Any, Any] = {
 
 
 class DalySimulator:
-    """Answers A5 requests arriving on a pty like a Daly board would."""
+    """Answers A5 requests arriving on a pty like one or more Daly boards on a bus would."""
 
-    def __init__(self, link: Path, device: DalyA5Device, pace_baudrate: int | None = None) -> None:
-        self.device = device
+    def __init__(self, link: Path, devices: Sequence[DalyA5Device], pace_baudrate: int | None = None) -> None:
+        self.devices = list(devices)
+        # Configured behaviour, which the INVERTED_CURRENT / ALL_CELL_FRAMES faults flip or add to.
+        self._base_invert = self.devices[0].invert_current
+        self._base_all_frames = self.devices[0].all_cell_frames
         self.link = str(link)
+        self.faults = FaultInjector()
         self._framer = A5Framer()
         self._pty = PtyEndpoint(link, self._on_data, baudrate=pace_baudrate)
         self._tasks: set[asyncio.Task[None]] = set()
         self._quiet: asyncio.TimerHandle | None = None
         self.requests = 0
 
+    @property
+    def device(self) -> DalyA5Device:
+        """The first board (the only one unless ``boards`` > 1)."""
+        return self.devices[0]
+
     async def start(self) -> None:
         """Open the pty and link it."""
         await self._pty.open()
-        _LOGGER.info("Daly simulator on %s (%s)", self.link, self._pty.slave_name)
+        _LOGGER.info(
+            "Daly simulator on %s (%s), boards %s", self.link, self._pty.slave_name, [d.board for d in self.devices]
+        )
 
     def _on_data(self, data: bytes) -> None:
         loop = asyncio.get_running_loop()
@@ -64,11 +87,26 @@ class DalySimulator:
     def _answer(self, frames: Callable[[], list[A5Frame]]) -> None:
         for request in frames():
             self.requests += 1
-            answer = b"".join(self.device.handle(request.raw))
-            if answer:
-                task = asyncio.get_running_loop().create_task(self._pty.write_paced(answer))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            for device in self.devices:
+                self._apply_device_faults(device)
+                answer = self.faults.apply(device.handle(request.raw))
+                if answer is not None:
+                    self._send(answer)
+
+    def _apply_device_faults(self, device: DalyA5Device) -> None:
+        device.invert_current = self._base_invert != self.faults.active(Fault.INVERTED_CURRENT)
+        device.all_cell_frames = self._base_all_frames or self.faults.active(Fault.ALL_CELL_FRAMES)
+        device.junk_cells = self.faults.active(Fault.JUNK_CELLS)
+
+    def _send(self, answer: Answer) -> None:
+        async def send() -> None:
+            if answer.delay:
+                await asyncio.sleep(answer.delay)
+            await self._pty.write_paced(answer.data)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
         """Stop answering and remove the link."""
@@ -84,23 +122,31 @@ def create(options: Mapping[str, Any], base_dir: Path) -> DalySimulator:
     link = Path(options["link"])
     if not link.is_absolute():
         link = base_dir / link
-    pack = PackModel(
-        cells=options["cells"],
-        temps=options["temps"],
-        capacity_ah=options["capacity_ah"],
-        soc=options["soc"],
-        seed=options.get("seed"),
-    )
     address = options.get("address", "any")
     hosts = frozenset({0x40, 0x80}) if address == "any" else frozenset({int(address)})
-    device = DalyA5Device(
-        pack,
-        board=options["board"],
-        host_addresses=hosts,
-        all_cell_frames=options["all_cell_frames"],
-        invert_current=options["invert_current"],
-    )
-    return DalySimulator(link, device, pace_baudrate=9600 if options["pace"] else None)
+    seed = options.get("seed")
+    devices = []
+    for offset in range(options.get("boards", 1)):
+        pack = PackModel(
+            cells=options["cells"],
+            temps=options["temps"],
+            capacity_ah=options["capacity_ah"],
+            soc=options["soc"],
+            seed=None if seed is None else seed + offset,
+        )
+        devices.append(
+            DalyA5Device(
+                pack,
+                board=options["board"] + offset,
+                host_addresses=hosts,
+                all_cell_frames=options["all_cell_frames"],
+                invert_current=options["invert_current"],
+            )
+        )
+    simulator = DalySimulator(link, devices, pace_baudrate=9600 if options["pace"] else None)
+    for fault in options.get("faults", []):
+        simulator.faults.inject(fault)
+    return simulator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +162,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pace", action="store_true", help="send answers at the 9600 baud line rate")
     parser.add_argument("--all-cell-frames", action="store_true", help="answer 0x95 with all 16 frames")
     parser.add_argument("--invert-current", action="store_true", help="send discharge as positive current")
+    parser.add_argument("--boards", type=int, default=1, help="boards on this RS485 bus (numbered from --board)")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="FAULT",
+        help=f"inject a fault for every answer; one of: {', '.join(f.value for f in Fault)}",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -131,6 +185,8 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "pace": args.pace,
         "all_cell_frames": args.all_cell_frames,
         "invert_current": args.invert_current,
+        "boards": args.boards,
+        "faults": args.fault,
     }
     if args.seed is not None:
         entry["seed"] = args.seed

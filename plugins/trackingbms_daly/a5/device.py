@@ -73,6 +73,7 @@ class DalyA5Device:
         self.all_cell_frames = all_cell_frames
         # Older units send raw > 30000 while discharging (tomatensaus capture, daly.md §1.8).
         self.invert_current = invert_current
+        self.junk_cells = False
         self._heartbeat = 0
         self._handlers: dict[int, Callable[[A5Frame, PackSnapshot], list[bytes]]] = {
             0x90: self._pack_status,
@@ -149,6 +150,10 @@ class DalyA5Device:
         cells = [_mv(v) for v in snap.cell_voltages]
         per = codec.CELLS_PER_FRAME
         count = codec.MAX_FRAMES if self.all_cell_frames else math.ceil(len(cells) / per)
+        if self.junk_cells:
+            # Slots beyond the pack can hold garbage: cells 17/18 = 3.142 V on a 16S pack
+            # (mpp-solar #113, snpg-lab; daly.md §1.4 0x95).
+            cells = cells + [3142] * (count * per - len(cells))
         # Frames are numbered from 1 on real devices, zeros beyond the pack (daly.md §1.4).
         return [codec.encode_cell_frame(k + 1, cells[k * per : (k + 1) * per]) for k in range(count)]
 
