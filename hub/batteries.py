@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hub.bus import DATA_BMS_LINK_CHANGED, DATA_BMS_NEW, DATA_BMS_RAW, Event, EventBus, Subscription
-from hub.reading import Reading, utc_now
+from hub.reading import IDLE_CURRENT_A, Reading, utc_now
 from hub.registry import Health, ServiceRegistry
 from hub.specs import BatteryConfig, BatteryDriver, DataError, DriverContext, DriverSpec, LinkError, Registry
 
@@ -22,6 +22,7 @@ class LinkState(enum.StrEnum):
     CONNECTING = "connecting"
     ONLINE = "online"
     OFFLINE = "offline"
+    ASLEEP = "asleep"  # silent for a long time after a reading with no current (a BMS asleep)
     STALE = "stale"  # online, but no fresh reading for several poll intervals
     STOPPED = "stopped"
 
@@ -29,6 +30,8 @@ class LinkState(enum.StrEnum):
 # Consecutive failed polls before a link counts as offline (the first reads after idle often fail).
 OFFLINE_AFTER = 3
 MAX_BACKOFF = 60.0
+ASLEEP_AFTER = 120.0  # seconds of silence after an idle reading before a link counts as asleep
+_DOWN = frozenset({LinkState.CONNECTING, LinkState.OFFLINE, LinkState.ASLEEP})
 
 
 class Coordinator:
@@ -45,6 +48,8 @@ class Coordinator:
         self.failures = 0
         self.bad_data = 0
         self.polls = 0
+        self.asleep_after = float(config.options.get("asleep_after", ASLEEP_AFTER))
+        self._started = utc_now()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -72,12 +77,12 @@ class Coordinator:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            if self.state in (LinkState.CONNECTING, LinkState.OFFLINE) and not await self._connect():
+            if self.state in _DOWN and not await self._connect():
                 await asyncio.sleep(self._backoff())
                 continue
             started = loop.time()
             await self.poll_once()
-            if self.state == LinkState.OFFLINE:
+            if self.state in _DOWN:
                 await self._close_driver()
                 await asyncio.sleep(self._backoff())
                 continue
@@ -89,12 +94,23 @@ class Coordinator:
             return True
         except LinkError as err:
             self.failures += 1
-            self._set_state(LinkState.OFFLINE, Health.FAILED, f"cannot connect: {err}")
+            self._set_down(f"cannot connect: {err}")
         except Exception as err:
             self.failures += 1
             _LOGGER.exception("Driver of %s crashed while connecting", self.config.id)
-            self._set_state(LinkState.OFFLINE, Health.FAILED, f"driver error: {err!r}")
+            self._set_down(f"driver error: {err!r}")
         return False
+
+    def _set_down(self, reason: str) -> None:
+        """Offline, or asleep when the pack was idle and has been silent for asleep_after seconds."""
+        last = self.last_reading
+        silent = (utc_now() - (last.timestamp if last else self._started)).total_seconds()
+        idle = last is not None and (last.current is None or abs(last.current) <= IDLE_CURRENT_A)
+        if idle and silent >= self.asleep_after:
+            # Daly boards sleep after their sleep time without current (daly.md §1.7, §4.1).
+            self._set_state(LinkState.ASLEEP, Health.DEGRADED, f"asleep: no answer for {silent:.0f} s")
+        else:
+            self._set_state(LinkState.OFFLINE, Health.FAILED, reason)
 
     async def poll_once(self) -> Reading | None:
         """Poll the driver once and publish the reading on success."""
@@ -122,7 +138,7 @@ class Coordinator:
         self.failures += 1
         _LOGGER.debug("Poll of %s failed (%d in a row): %s", self.config.id, self.failures, reason)
         if self.failures >= OFFLINE_AFTER:
-            self._set_state(LinkState.OFFLINE, Health.FAILED, reason)
+            self._set_down(reason)
         elif self.state == LinkState.ONLINE:
             self._registry.set_health(self.service, Health.DEGRADED, reason)
 
@@ -156,7 +172,7 @@ class Coordinator:
 
 def battery_config(entry: Mapping[str, Any]) -> BatteryConfig:
     """A validated ``batteries`` entry as a BatteryConfig."""
-    base = {"id", "name", "driver", "poll_interval", "enabled"}
+    base = {"id", "name", "driver", "poll_interval", "enabled"}  # asleep_after stays in options
     return BatteryConfig(
         id=entry["id"],
         name=entry.get("name", entry["id"]),

@@ -94,9 +94,9 @@ class DalySimulator:
                     self._send(answer)
 
     def _apply_device_faults(self, device: DalyA5Device) -> None:
-        device.invert_current = self._base_invert != self.faults.active(Fault.INVERTED_CURRENT)
-        device.all_cell_frames = self._base_all_frames or self.faults.active(Fault.ALL_CELL_FRAMES)
-        device.junk_cells = self.faults.active(Fault.JUNK_CELLS)
+        device.invert_current = self._base_invert != self.faults.use(Fault.INVERTED_CURRENT)
+        device.all_cell_frames = self._base_all_frames or self.faults.use(Fault.ALL_CELL_FRAMES)
+        device.junk_cells = self.faults.use(Fault.JUNK_CELLS)
 
     def _send(self, answer: Answer) -> None:
         async def send() -> None:
