@@ -11,7 +11,17 @@ from typing import Any
 from hub.bus import DATA_BMS_LINK_CHANGED, DATA_BMS_NEW, DATA_BMS_RAW, Event, EventBus, Subscription
 from hub.reading import IDLE_CURRENT_A, Reading, utc_now
 from hub.registry import Health, ServiceRegistry
-from hub.specs import BatteryConfig, BatteryDriver, DataError, DriverContext, DriverSpec, LinkError, Registry
+from hub.specs import (
+    BatteryConfig,
+    BatteryDriver,
+    ControlRefusedError,
+    ControlUnsupportedError,
+    DataError,
+    DriverContext,
+    DriverSpec,
+    LinkError,
+    Registry,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,6 +75,17 @@ class Coordinator:
             self._task = None
         await self._close_driver()
         self._set_state(LinkState.STOPPED, Health.STOPPED, None)
+
+    async def control(self, action: str, value: Any) -> dict[str, Any]:
+        """Run a control write through the driver, if this battery allows writes."""
+        if not self.config.options.get("control", False):
+            raise ControlRefusedError(f"control writes are disabled for {self.config.id} (set control: true)")
+        supported: frozenset[str] = getattr(self.driver, "supported_controls", frozenset())
+        if action not in supported:
+            names = ", ".join(sorted(supported)) or "none"
+            raise ControlUnsupportedError(f"{self.config.driver} does not support {action!r} (supported: {names})")
+        result: dict[str, Any] = await self.driver.control(action, value)  # type: ignore[attr-defined]
+        return result
 
     def link_state(self) -> LinkState:
         """The current state, with 'stale' when readings stopped coming while online."""

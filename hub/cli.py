@@ -9,6 +9,8 @@ import json
 import logging
 import signal
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -172,6 +174,27 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_configure(args: argparse.Namespace) -> int:
+    """Send a control write to a running hub (so it is checked, confirmed and audited there)."""
+    value: Any = args.value
+    if args.action == "soc":
+        value = float(args.value)
+    elif args.action == "restart":
+        value = None
+    body = json.dumps({"action": args.action, "value": value}).encode()
+    url = f"{args.url.rstrip('/')}/api/v1/bms/configure/{args.battery}"
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            print(json.dumps(json.load(answer)["data"], indent=2))
+            return 0
+    except urllib.error.HTTPError as err:
+        print(f"{err.code}: {json.load(err).get('message')}", file=sys.stderr)
+    except OSError as err:
+        print(f"cannot reach the hub at {args.url}: {err}", file=sys.stderr)
+    return 1
+
+
 def build_parser(manager: PluginManager) -> argparse.ArgumentParser:
     """The argument parser; read/decode/simulate get one sub-command per registered plugin."""
     parser = argparse.ArgumentParser(prog="trackingbms", description="TrackingBMS battery monitoring hub")
@@ -190,6 +213,12 @@ def build_parser(manager: PluginManager) -> argparse.ArgumentParser:
     plugins.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(func=cmd_plugins)
+    configure = commands.add_parser("configure", help="switch MOSFETs, set SOC or restart a BMS via the hub")
+    configure.add_argument("battery", help="battery id")
+    configure.add_argument("action", choices=["charge_mos", "discharge_mos", "soc", "restart"])
+    configure.add_argument("value", nargs="?", default=None, help="on/off for MOSFETs, 0-100 for soc")
+    configure.add_argument("--url", default="http://127.0.0.1:8080", help="the running hub")
+    configure.set_defaults(func=cmd_configure)
     _driver_commands(commands, manager)
     return parser
 

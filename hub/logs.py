@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import logging.handlers
@@ -95,6 +96,18 @@ class RingBufferHandler(logging.Handler):
         return out
 
 
+class _InProcessQueueHandler(logging.handlers.QueueHandler):
+    """Queues records for the listener thread of this process with their exception info intact."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # The stock prepare() renders the traceback into the message and drops exc_info (it expects
+        # pickling), so JSON lines would lose their "exception" field. This queue never leaves the process.
+        record = copy.copy(record)
+        record.message = record.getMessage()
+        record.msg, record.args = record.message, None
+        return record
+
+
 class LogSetup:
     """Owns the hub's handlers so the logging section can be reapplied at runtime."""
 
@@ -134,7 +147,7 @@ class LogSetup:
         self.ring.resize(int(config.get("ring_size", 5000)))
         root = logging.getLogger()
         root.setLevel(str(config.get("level", "INFO")))
-        self._installed = [logging.handlers.QueueHandler(self._queue), self.ring]
+        self._installed = [_InProcessQueueHandler(self._queue), self.ring]
         for handler in self._installed:
             root.addHandler(handler)
         for name, level in dict(config.get("levels") or {}).items():

@@ -22,6 +22,42 @@ class DataError(Exception):
     """The battery answered, but with data that cannot make a reading."""
 
 
+class ControlError(Exception):
+    """A control write failed or was not confirmed by reading back (HTTP 502)."""
+
+    status = 502
+
+
+class ControlRefusedError(ControlError):
+    """A control write that is not allowed: writes are disabled for this battery (HTTP 403)."""
+
+    status = 403
+
+
+class ControlUnsupportedError(ControlError):
+    """A control action the driver does not support, or a value out of range (HTTP 422)."""
+
+    status = 422
+
+
+# Control actions a driver may support, with the value each takes.
+CONTROL_ACTIONS: dict[str, str] = {
+    "charge_mos": "bool: switch the charge MOSFET on or off",
+    "discharge_mos": "bool: switch the discharge MOSFET on or off",
+    "soc": "number 0-100: set the BMS's state of charge (%)",
+    "restart": "null: restart the BMS",
+}
+
+
+class ControllableDriver(Protocol):
+    """A driver that can write to the BMS; each write is confirmed by reading back."""
+
+    supported_controls: frozenset[str]
+
+    async def control(self, action: str, value: Any) -> dict[str, Any]:
+        """Apply one action; returns what was read back. Raises ControlError or LinkError."""
+
+
 @dataclass(frozen=True, slots=True)
 class BatteryConfig:
     """One validated entry of the ``batteries`` section."""

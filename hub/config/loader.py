@@ -106,10 +106,12 @@ def load_config(path: str | Path) -> LoadedConfig:
     except OSError as err:
         raise ConfigError([ConfigIssue(str(path), None, "", f"cannot read config: {err.strerror}")]) from err
     try:
-        raw = _yaml().load(text) if text.strip() else CommentedMap()
+        raw = _yaml().load(text) if text.strip() else None
     except MarkedYAMLError as err:
         line = err.problem_mark.line + 1 if err.problem_mark else None
         raise ConfigError([ConfigIssue(str(path), line, "", f"YAML syntax error: {err.problem}")]) from err
+    if raw is None:  # a blank or comments-only file: every section takes its defaults
+        raw = CommentedMap()
     if not isinstance(raw, CommentedMap):
         raise ConfigError([ConfigIssue(str(path), 1, "", "the top level must be a mapping of sections")])
     loaded = LoadedConfig(path, raw)

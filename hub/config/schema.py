@@ -79,6 +79,8 @@ _BATTERY_BASE: dict[Any, Any] = {
     vol.Optional("poll_interval", default=5.0): vol.All(vol.Coerce(float), vol.Range(min=0.1, max=86400)),
     vol.Optional("enabled", default=True): bool,
     # Silence (s) after a reading with no current before the link shows "asleep", not "offline".
+    # Control writes (MOSFETs, SOC, restart) are off unless enabled per battery.
+    vol.Optional("control", default=False): bool,
     vol.Optional("asleep_after", default=120.0): vol.All(vol.Coerce(float), vol.Range(min=0, max=86400)),
 }
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from hub.reading import Reading
+from hub.reading import Reading, utc_now
 
 DEFAULT_TENANT = "default"
 
@@ -23,6 +24,33 @@ class BatteryRecord:
     id: str
     name: str
     driver: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audited write: who did what to which target, and how it ended."""
+
+    actor: str
+    action: str
+    target: str
+    result: str  # ok | failed | rejected
+    request: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    source_ip: str | None = None
+    timestamp: datetime = field(default_factory=utc_now)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view."""
+        return {
+            "timestamp": self.timestamp.isoformat().replace("+00:00", "Z"),
+            "actor": self.actor,
+            "source_ip": self.source_ip,
+            "action": self.action,
+            "target": self.target,
+            "request": self.request,
+            "result": self.result,
+            "details": self.details,
+        }
 
 
 class TenantStore(abc.ABC):
@@ -45,6 +73,14 @@ class TenantStore(abc.ABC):
     @abc.abstractmethod
     async def latest(self, battery_id: str) -> Reading | None:
         """The newest stored reading of a battery."""
+
+    @abc.abstractmethod
+    async def add_audit(self, entry: AuditEntry) -> None:
+        """Append an audit entry (committed before returning)."""
+
+    @abc.abstractmethod
+    async def audit(self, limit: int, offset: int = 0, target: str | None = None) -> tuple[list[AuditEntry], int]:
+        """Audit entries, newest first, with the total count."""
 
     @abc.abstractmethod
     async def history(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:

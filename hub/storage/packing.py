@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.reading import Alarm, AlarmLevel, BatteryState, Reading, Temperature, TemperatureKind
@@ -30,6 +30,17 @@ COLUMNS = (
     "balancing",
     "alarms",
 )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def to_millis(moment: datetime) -> int:
+    """Whole milliseconds since the epoch, exactly (float seconds * 1000 can land 1 ms short)."""
+    if moment.tzinfo is None:
+        moment = moment.astimezone(UTC)  # naive means local time, as datetime.timestamp() reads it
+    return (moment - _EPOCH) // _MILLISECOND
 
 
 def _scaled(value: float | None, scale: float) -> int | None:
@@ -88,7 +99,7 @@ def unpack_temperatures(blob: bytes | None) -> tuple[Temperature, ...]:
 def to_row(reading: Reading) -> tuple[Any, ...]:
     """The column values of a reading, in COLUMNS order."""
     return (
-        int(reading.timestamp.timestamp() * 1000),
+        to_millis(reading.timestamp),
         _scaled(reading.voltage, 100),
         _scaled(reading.current, 100),
         _scaled(reading.power, 10),

@@ -74,9 +74,13 @@ class Recorder:
             if len(self._pending) >= self.batch_size or remaining <= 0:
                 return
             try:
-                self._pending.append(await asyncio.wait_for(self._queue.get(), remaining))
+                # Not asyncio.wait_for: on Python 3.11 it swallows a cancel that races with a reading
+                # arriving, and stop() would then wait forever for this task.
+                async with asyncio.timeout(remaining):
+                    item = await self._queue.get()
             except TimeoutError:
                 return
+            self._pending.append(item)
 
     async def _write_pending(self) -> None:
         batch = self._pending

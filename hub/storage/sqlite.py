@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,8 +12,8 @@ from pathlib import Path
 import aiosqlite
 
 from hub.reading import Reading, utc_now
-from hub.storage.base import BatteryRecord, Storage, StorageError, TenantStore
-from hub.storage.packing import COLUMNS, from_row, to_row
+from hub.storage.base import AuditEntry, BatteryRecord, Storage, StorageError, TenantStore
+from hub.storage.packing import COLUMNS, from_row, to_millis, to_row
 
 _MIGRATIONS_PACKAGE = "hub.storage.migrations.sqlite"
 _SELECT = ", ".join(f"r.{c}" for c in COLUMNS)
@@ -116,6 +117,57 @@ class SQLiteTenantStore(TenantStore):
             await db.rollback()
             raise StorageError(f"SQLite write failed: {err}") from err
 
+    async def add_audit(self, entry: AuditEntry) -> None:
+        db = self.storage.db
+        try:
+            await db.execute(
+                "INSERT INTO audit_log (tenant_id, ts, actor, source_ip, action, target, request, result, details) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.tenant_id,
+                    entry.timestamp.isoformat(),
+                    entry.actor,
+                    entry.source_ip,
+                    entry.action,
+                    entry.target,
+                    json.dumps(entry.request),
+                    entry.result,
+                    json.dumps(entry.details, default=str),
+                ),
+            )
+            await db.commit()
+        except sqlite3.Error as err:
+            await db.rollback()
+            raise StorageError(f"SQLite audit write failed: {err}") from err
+
+    async def audit(self, limit: int, offset: int = 0, target: str | None = None) -> tuple[list[AuditEntry], int]:
+        where, args = "tenant_id = ?", [self.tenant_id]
+        if target is not None:
+            where, args = where + " AND target = ?", [*args, target]
+        db = self.storage.db
+        async with db.execute(f"SELECT COUNT(*) FROM audit_log WHERE {where}", args) as cur:
+            total = int((await cur.fetchone() or (0,))[0])
+        async with db.execute(
+            "SELECT ts, actor, source_ip, action, target, request, result, details FROM audit_log "
+            f"WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        ) as cur:
+            rows = await cur.fetchall()
+        entries = [
+            AuditEntry(
+                actor=r[1],
+                source_ip=r[2],
+                action=r[3],
+                target=r[4],
+                request=json.loads(r[5] or "{}"),
+                result=r[6],
+                details=json.loads(r[7] or "{}"),
+                timestamp=datetime.fromisoformat(r[0]),
+            )
+            for r in rows
+        ]
+        return entries, total
+
     async def latest(self, battery_id: str) -> Reading | None:
         rows = await self._select(battery_id, None, None, 1)
         return rows[0] if rows else None
@@ -124,8 +176,8 @@ class SQLiteTenantStore(TenantStore):
         return list(reversed(await self._select(battery_id, start, end, limit)))
 
     async def _select(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
-        lo = int(start.timestamp() * 1000) if start else 0
-        hi = int(end.timestamp() * 1000) if end else 2**62
+        lo = to_millis(start) if start else 0
+        hi = to_millis(end) if end else 2**62
         async with self.storage.db.execute(
             f"SELECT {_SELECT} FROM readings r JOIN batteries b ON b.pk = r.battery_pk "
             "WHERE b.tenant_id = ? AND b.id = ? AND r.ts BETWEEN ? AND ? ORDER BY r.ts DESC LIMIT ?",

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.config import ConfigError
+from hub.web import api_control
 from hub.web import app as app_module
 from hub.web.envelope import ApiError, envelope, json_body
 from hub.web.params import int_param, time_param
@@ -83,10 +84,12 @@ async def put_config(request: web.Request) -> web.Response:
     try:
         await hub.config.update_section(name, value)
     except ConfigError as err:
+        await api_control.audit(hub, request, "config.update", name, "rejected", error=str(err))
         raise ApiError(422, f"invalid {name} section; nothing was changed", _issues(err)) from err
     except OSError as err:
         raise ApiError(507, f"could not write the config file: {err.strerror}") from err
     result = await hub.reload_section(name)
+    await api_control.audit(hub, request, "config.update", name, "ok", **result)
     return envelope(
         request,
         hub.config.section_as_written(name),

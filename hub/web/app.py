@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from hub.registry import Health
-from hub.web import api_bms, api_core, stream
+from hub.web import api_bms, api_control, api_core, stream
 from hub.web.envelope import envelope_middleware
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ def build_app(hub: Hub) -> web.Application:
     app[HUB] = hub
     api_core.setup(app)
     api_bms.setup(app)
+    api_control.setup(app)
     stream.setup(app)
     for name, plugin in hub.plugins.loaded():
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Mapping
@@ -10,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hub.reading import BatteryState, Reading, Temperature, TemperatureKind
-from hub.specs import BatteryConfig, DataError, DriverContext, LinkError
+from hub.reading import BatteryState, Reading, Temperature, TemperatureKind, utc_now
+from hub.specs import BatteryConfig, ControlError, ControlUnsupportedError, DataError, DriverContext, LinkError
 from hub.transport.serial import SerialLink
 from hub.transport.shared import SharedPort
 from trackingbms_daly.a5 import codec
@@ -70,6 +71,8 @@ class DalyOptions:
 class DalyA5Driver:
     """Reads one Daly board with the A5 protocol."""
 
+    supported_controls = frozenset({"charge_mos", "discharge_mos", "soc", "restart"})
+
     def __init__(self, config: BatteryConfig, context: DriverContext) -> None:
         self.config = config
         self.context = context
@@ -117,7 +120,7 @@ class DalyA5Driver:
             return 0x3F + self.options.board
         return self.host_address
 
-    async def request(self, data_id: int, frames: int | None = None) -> dict[int, A5Frame]:
+    async def request(self, data_id: int, frames: int | None = None, data: bytes | None = None) -> dict[int, A5Frame]:
         """Send one request and collect its answer, with retries.
 
         A single-frame answer comes back as ``{1: frame}``. With ``frames`` set, the answer is
@@ -125,7 +128,7 @@ class DalyA5Driver:
         """
         # mr-manuel fills with 0xAA "to allow the daly's weak uart to sync better" (daly.md §1.2).
         fill = bytes([0xAA] * 8) if self.options.sync_fill else bytes(8)
-        request = build_frame(self.request_address, data_id, fill)
+        request = build_frame(self.request_address, data_id, fill if data is None else data)
         if self.port is None:
             raise LinkError(f"{self.options.port} is not connected")
         for attempt in range(self.options.retries + 1):
@@ -253,6 +256,53 @@ class DalyA5Driver:
             result = await self._optional(0x50, codec.decode_rated_capacity)
             if result:
                 self.rated_capacity_ah = result[0]
+
+    async def control(self, action: str, value: Any) -> dict[str, Any]:
+        """Write one control action and confirm it by reading back (daly.md §1.6)."""
+        if self.host_address is None:
+            await self.connect()
+        try:
+            if action in ("charge_mos", "discharge_mos"):
+                return await self._switch_mos(action == "charge_mos", bool(value))
+            if action == "soc":
+                return await self._set_soc(float(value))
+            if action == "restart":
+                return await self._restart()
+        except DalyProtocolError as err:
+            raise ControlUnsupportedError(str(err)) from err
+        raise ControlUnsupportedError(f"unknown action {action!r}")
+
+    async def _switch_mos(self, charge: bool, on: bool) -> dict[str, Any]:
+        command = A5Frame.parse(codec.build_mosfet_command(self.request_address, charge, on))
+        echo = (await self.request(command.data_id, data=command.data))[1].data[0]
+        if echo != int(on):
+            raise ControlError(f"the BMS answered state {echo}, not {int(on)}")
+        await asyncio.sleep(0.02)  # mr-manuel waits 20 ms before reading back (daly.md §1.6)
+        status = codec.decode_mosfet_status(await self._single(0x93))
+        actual = status.charge_mos if charge else status.discharge_mos
+        result = {"requested": on, "read_back": actual, "confirmed": actual == on}
+        if actual != on:
+            # batmon-ha: 0x93 may not show a user-commanded discharge-off (daly.md §1.4, §4.9).
+            raise ControlError(f"read back {'on' if actual else 'off'} after switching {'on' if on else 'off'}")
+        return result
+
+    async def _set_soc(self, soc: float) -> dict[str, Any]:
+        command = A5Frame.parse(codec.build_set_soc_command(self.request_address, soc, utc_now()))
+        await self.request(0x21, data=command.data)
+        await asyncio.sleep(0.02)
+        read_back = codec.decode_pack_status(await self._single(0x90)).soc
+        if abs(read_back - soc) > 0.5:
+            raise ControlError(f"SOC read back {read_back} % after setting {soc} %")
+        return {"requested": soc, "read_back": read_back, "confirmed": True}
+
+    async def _restart(self) -> dict[str, Any]:
+        command = A5Frame.parse(codec.build_restart_command(self.request_address))
+        # The answer to 0x00 is undocumented (daly.md §1.6); the board may just reboot.
+        with contextlib.suppress(LinkError):
+            await self.request(0x00, data=command.data)
+        await asyncio.sleep(1.0)
+        await self._single(0x90)  # answering again confirms the restart finished
+        return {"requested": None, "read_back": "answering", "confirmed": True}
 
     def _signed_current(self, wire_current: float, state: int) -> float:
         """Current positive while charging, whatever the firmware's convention (daly.md §1.8)."""

@@ -125,6 +125,10 @@ def test_run_serves_a_reading_within_10_s_and_stops_on_sigterm(tmp_path: Path) -
 
     assert wait_until(reading, 10.0), "no reading within 10 s of the first log line"
     assert time.monotonic() - started < 10.0
+    # The default config keeps control writes off: the hub refuses, and says why.
+    refused = run_cli("configure", "garage", "charge_mos", "off", "--url", f"http://127.0.0.1:{port}")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("403: control writes are disabled for garage")
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 0
