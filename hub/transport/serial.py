@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import serial
@@ -25,6 +26,8 @@ class SerialLink(asyncio.Protocol):
         self._lost: Exception | None = None
         self.bytes_in = 0
         self.bytes_out = 0
+        # Optional raw capture: called with ("tx" | "rx", bytes) for everything on the wire.
+        self.capture: Callable[[str, bytes], None] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -50,6 +53,8 @@ class SerialLink(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.bytes_in += len(data)
+        if self.capture is not None:
+            self.capture("rx", data)
         self._buffer += data
         self._data_ready.set()
 
@@ -63,6 +68,8 @@ class SerialLink(asyncio.Protocol):
         if not self.is_open or self._transport is None:
             raise LinkError(f"{self.url} is not open")
         self.bytes_out += len(data)
+        if self.capture is not None:
+            self.capture("tx", data)
         self._transport.write(data)
 
     def discard_input(self) -> bytes:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.capture import Capture
 from hub.reading import BatteryState, Reading, Temperature, TemperatureKind, utc_now
 from hub.specs import BatteryConfig, ControlError, ControlUnsupportedError, DataError, DriverContext, LinkError
 from hub.transport.serial import SerialLink
@@ -46,6 +47,7 @@ class DalyOptions:
     current_sign: str = "auto"
     sync_fill: bool = False
     rated_capacity_ah: float | None = None
+    capture: bool = False
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], data_dir: Path) -> DalyOptions:
@@ -65,6 +67,7 @@ class DalyOptions:
             current_sign=str(options.get("current_sign", "auto")),
             sync_fill=bool(options.get("sync_fill", False)),
             rated_capacity_ah=options.get("rated_capacity_ah"),
+            capture=bool(options.get("capture", False)),
         )
 
 
@@ -78,6 +81,7 @@ class DalyA5Driver:
         self.context = context
         self.options = DalyOptions.from_config(config.options, context.data_dir)
         self.port: SharedPort | None = None
+        self.capture: Capture | None = None
         self.framer = A5Framer()
         self.host_address: int | None = self.options.address
         self.layout: codec.StatusInfo | None = None  # last good 0x94; it sometimes fails (daly.md §1.5)
@@ -90,6 +94,10 @@ class DalyA5Driver:
         if self.port is None:
             # Boards on one RS485 port share it; the port serialises their exchanges.
             self.port = self.context.ports.acquire(self.options.port, self.options.baudrate, self.options.request_gap)
+            if self.options.capture:
+                # Everything on this port, so a bug report can be replayed (simulate replay).
+                self.capture = Capture(self.context.data_dir / "captures" / f"{self.config.id}.jsonl")
+                self.port.link.capture = self.capture.record
         async with self.port.exchange():
             pass  # opens the port, so a missing device is reported as such
         if self.options.address is not None:
@@ -109,6 +117,10 @@ class DalyA5Driver:
     async def close(self) -> None:
         """Release the port (closed when its last battery goes)."""
         if self.port is not None:
+            if self.capture is not None:
+                self.port.link.capture = None
+                self.capture.close()
+                self.capture = None
             self.port = None
             await self.context.ports.release(self.options.port)
 

@@ -28,6 +28,8 @@ BATTERY_SCHEMA: dict[Any, Any] = {
     vol.Optional("current_sign", default="auto"): vol.In(["auto", "charge_positive", "discharge_positive"]),
     vol.Optional("sync_fill", default=False): bool,
     vol.Optional("rated_capacity_ah"): vol.All(vol.Coerce(float), vol.Range(min=0.1)),
+    # Record every byte on the port to <data_dir>/captures/<id>.jsonl (rotating).
+    vol.Optional("capture", default=False): bool,
 }
 
 

@@ -85,7 +85,7 @@ def test_plugins_lists_builtins() -> None:
     result = run_cli("plugins", "--json")
     assert result.returncode == 0
     states = {p["name"]: p["state"] for p in json.loads(result.stdout)}
-    assert states == {"daly": "loaded", "derive": "loaded", "webui": "loaded"}
+    assert states == {"daly": "loaded", "derive": "loaded", "replay": "loaded", "webui": "loaded"}
 
 
 def test_check_config(tmp_path: Path) -> None:
