@@ -41,7 +41,6 @@ class LinkState(enum.StrEnum):
 OFFLINE_AFTER = 3
 MAX_BACKOFF = 60.0
 ASLEEP_AFTER = 120.0  # seconds of silence after an idle reading before a link counts as asleep
-_DOWN = frozenset({LinkState.CONNECTING, LinkState.OFFLINE, LinkState.ASLEEP})
 
 
 class Coordinator:
@@ -60,6 +59,7 @@ class Coordinator:
         self.polls = 0
         self.asleep_after = float(config.options.get("asleep_after", ASLEEP_AFTER))
         self._started = utc_now()
+        self._connected = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -98,12 +98,15 @@ class Coordinator:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            if self.state in _DOWN and not await self._connect():
-                await asyncio.sleep(self._backoff())
-                continue
+            if not self._connected:
+                if not await self._connect():
+                    await asyncio.sleep(self._backoff())
+                    continue
+                self._connected = True
             started = loop.time()
             await self.poll_once()
-            if self.state in _DOWN:
+            if self.failures >= OFFLINE_AFTER:
+                # Down: release the port and reconnect after a backoff (the BMS may be asleep).
                 await self._close_driver()
                 await asyncio.sleep(self._backoff())
                 continue
@@ -174,6 +177,7 @@ class Coordinator:
         return float(min(MAX_BACKOFF, self.config.poll_interval * 2 ** min(self.failures, 8)))
 
     async def _close_driver(self) -> None:
+        self._connected = False
         try:
             await self.driver.close()
         except Exception:

@@ -22,7 +22,7 @@ from hub.batteries import battery_config
 from hub.config import ConfigError, load_config
 from hub.core import DEFAULT_CONFIG, Hub
 from hub.plugins import PluginManager
-from hub.specs import DriverContext, LinkError
+from hub.specs import DataError, DriverContext, LinkError
 
 
 def _plugins(config: Path | None) -> PluginManager:
@@ -122,6 +122,9 @@ def cmd_read(args: argparse.Namespace) -> int:
         reading = asyncio.run(read_once())
     except LinkError as err:
         print(f"no answer: {err}", file=sys.stderr)
+        return 1
+    except DataError as err:
+        print(f"the BMS answered, but with unusable data: {err}", file=sys.stderr)
         return 1
     data = reading.with_derived().to_dict()
     print(json.dumps(data, indent=2) if args.json else _human(data))

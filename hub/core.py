@@ -194,16 +194,20 @@ class Hub:
             plugin = dict(self.plugins.loaded())[name]
             await self._stop_plugin(name, plugin)
             await self._start_plugin(name, plugin)
+            if name in self.plugins.processors.owners.values():
+                self.pipeline.build(self.plugins.processors, data)  # processors read their section once
         return {"applied": True, "restart_required": False}
 
-    async def reload_all(self) -> list[str]:
+    async def reload_all(self) -> dict[str, list[str]]:
         """Re-read the config file and reload every section that changed."""
         before = self.config.data
         after = self.config.load()
         changed = [name for name in self.config.sections() if before.get(name) != after.get(name)]
+        result: dict[str, list[str]] = {"reloaded": [], "restart_required": []}
         for name in changed:
-            await self.reload_section(name)
-        return changed
+            applied = await self.reload_section(name)
+            result["restart_required" if applied["restart_required"] else "reloaded"].append(name)
+        return result
 
     async def _stop_simulators(self) -> None:
         for simulator in self.simulators:

@@ -56,10 +56,16 @@ class Pipeline:
             try:
                 result = processor.process(current)
                 current = await result if inspect.isawaitable(result) else result
+                self._recovered(name)
             except Exception as err:
                 _LOGGER.exception("Processor %s failed on a reading of %s", name, reading.battery_id)
                 self._registry.set_health(f"processor.{name}", Health.DEGRADED, f"{type(err).__name__}: {err}")
         return current
+
+    def _recovered(self, name: str) -> None:
+        service = self._registry.get(f"processor.{name}")
+        if service is not None and service.health == Health.DEGRADED:
+            self._registry.set_health(service.name, Health.OK, None)
 
     async def drain(self) -> None:
         """Wait until queued raw readings are processed."""

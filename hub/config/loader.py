@@ -124,9 +124,18 @@ def load_config(path: str | Path) -> LoadedConfig:
 
 
 def load_secrets(path: Path) -> dict[str, Any] | None:
+    """The secrets file beside the config (None if there is none); raises ConfigError if broken."""
     if not path.exists():
         return None
-    data = _yaml().load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = _yaml().load(path.read_text(encoding="utf-8")) or {}
+    except MarkedYAMLError as err:
+        line = err.problem_mark.line + 1 if err.problem_mark else None
+        raise ConfigError([ConfigIssue(str(path), line, "", f"YAML syntax error: {err.problem}")]) from err
+    except OSError as err:
+        raise ConfigError([ConfigIssue(str(path), None, "", f"cannot read secrets: {err.strerror}")]) from err
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigIssue(str(path), 1, "", "secrets must be a mapping of name: value")])
     return {str(k): _plain(v) for k, v in data.items()}
 
 

@@ -49,25 +49,25 @@ CORE_SCHEMA: dict[Any, Any] = {
         vol.Optional("shutdown_timeout", default=10.0): vol.All(vol.Coerce(float), vol.Range(min=0.5)),
     },
     vol.Optional("http", default={}): {
-        vol.Optional("enabled", default=True): bool,
+        vol.Optional("enabled", default=True): vol.Boolean(),
         vol.Optional("host", default="127.0.0.1"): str,
-        vol.Optional("port", default=8080): vol.All(int, vol.Range(min=0, max=65535)),
+        vol.Optional("port", default=8080): vol.All(vol.Coerce(int), vol.Range(min=0, max=65535)),
     },
     vol.Optional("logging", default={}): {
         vol.Optional("level", default="INFO"): vol.All(vol.Upper, vol.In(LOG_LEVELS)),
         vol.Optional("format", default="text"): vol.In(["text", "json"]),
         vol.Optional("file", default="logs/trackingbms.log"): vol.Any(None, str),
-        vol.Optional("max_bytes", default=5_000_000): vol.All(int, vol.Range(min=10_000)),
-        vol.Optional("backup_count", default=5): vol.All(int, vol.Range(min=0, max=100)),
-        vol.Optional("ring_size", default=5000): vol.All(int, vol.Range(min=100, max=1_000_000)),
+        vol.Optional("max_bytes", default=5_000_000): vol.All(vol.Coerce(int), vol.Range(min=10_000)),
+        vol.Optional("backup_count", default=5): vol.All(vol.Coerce(int), vol.Range(min=0, max=100)),
+        vol.Optional("ring_size", default=5000): vol.All(vol.Coerce(int), vol.Range(min=100, max=1_000_000)),
         vol.Optional("levels", default={}): {str: vol.All(vol.Upper, vol.In(LOG_LEVELS))},
     },
     vol.Optional("storage", default={}): {
         vol.Optional("backend", default="sqlite"): vol.In(["sqlite"]),
         vol.Optional("path", default="trackingbms.db"): str,
-        vol.Optional("batch_size", default=500): vol.All(int, vol.Range(min=1, max=100_000)),
+        vol.Optional("batch_size", default=500): vol.All(vol.Coerce(int), vol.Range(min=1, max=100_000)),
         vol.Optional("flush_interval", default=1.0): vol.All(vol.Coerce(float), vol.Range(min=0.01, max=60)),
-        vol.Optional("queue_size", default=10_000): vol.All(int, vol.Range(min=10)),
+        vol.Optional("queue_size", default=10_000): vol.All(vol.Coerce(int), vol.Range(min=10)),
     },
     vol.Optional("plugins", default={}): {vol.Optional("disabled", default=[]): [str]},
 }
@@ -77,10 +77,10 @@ _BATTERY_BASE: dict[Any, Any] = {
     vol.Optional("name"): str,
     vol.Required("driver"): str,
     vol.Optional("poll_interval", default=5.0): vol.All(vol.Coerce(float), vol.Range(min=0.1, max=86400)),
-    vol.Optional("enabled", default=True): bool,
+    vol.Optional("enabled", default=True): vol.Boolean(),
     # Silence (s) after a reading with no current before the link shows "asleep", not "offline".
     # Control writes (MOSFETs, SOC, restart) are off unless enabled per battery.
-    vol.Optional("control", default=False): bool,
+    vol.Optional("control", default=False): vol.Boolean(),
     vol.Optional("asleep_after", default=120.0): vol.All(vol.Coerce(float), vol.Range(min=0, max=86400)),
 }
 

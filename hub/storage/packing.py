@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import struct
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.reading import Alarm, AlarmLevel, BatteryState, Reading, Temperature, TemperatureKind
 
+_LOGGER = logging.getLogger(__name__)
 _KINDS = list(TemperatureKind)
 _STATES = [None, *BatteryState]
-_TEMP = struct.Struct("<hB")
+_TEMP = struct.Struct("<hBB")  # 0.1 °C, kind, 1-based sensor number
 
 # Column order of the readings table after battery_pk.
 COLUMNS = (
@@ -81,19 +84,17 @@ def unpack_cells(blob: bytes | None) -> tuple[float, ...]:
 
 
 def pack_temperatures(temps: tuple[Temperature, ...]) -> bytes | None:
-    """Each sensor as int16 tenths of °C plus a kind byte; the sensor number is the position."""
+    """Each sensor as int16 tenths of °C, a kind byte and its sensor number (absent ones leave gaps)."""
     if not temps:
         return None
-    return b"".join(_TEMP.pack(round(t.value * 10), _KINDS.index(t.kind)) for t in temps)
+    return b"".join(_TEMP.pack(round(t.value * 10), _KINDS.index(t.kind), t.sensor) for t in temps)
 
 
 def unpack_temperatures(blob: bytes | None) -> tuple[Temperature, ...]:
     """Inverse of :func:`pack_temperatures`."""
     if not blob:
         return ()
-    return tuple(
-        Temperature(value / 10, _KINDS[kind], index + 1) for index, (value, kind) in enumerate(_TEMP.iter_unpack(blob))
-    )
+    return tuple(Temperature(value / 10, _KINDS[kind], sensor) for value, kind, sensor in _TEMP.iter_unpack(blob))
 
 
 def to_row(reading: Reading) -> tuple[Any, ...]:
@@ -139,3 +140,19 @@ def from_row(battery_id: str, row: tuple[Any, ...]) -> Reading:
         rated_capacity_ah=_unscaled(rated, 1000),
         alarms=tuple(Alarm(c, t, AlarmLevel(lv)) for c, t, lv in json.loads(alarms)) if alarms else (),
     ).with_derived()
+
+
+def pack_rows(tenant_id: str, readings: Sequence[Reading]) -> list[tuple[Any, ...]]:
+    """Rows for a batch; a reading that cannot be packed is logged and left out, not the batch."""
+    rows = []
+    for reading in readings:
+        try:
+            rows.append((tenant_id, reading.battery_id, *to_row(reading)))
+        except (ValueError, OverflowError, struct.error, TypeError) as err:
+            _LOGGER.error(
+                "Reading of %s at %s cannot be stored and is dropped: %s",
+                reading.battery_id,
+                reading.timestamp.isoformat(),
+                err,
+            )
+    return rows

@@ -10,7 +10,7 @@ from typing import Any
 from hub.bus import DATA_BMS_NEW, DATA_BMS_STORED, Event, EventBus, Subscription
 from hub.reading import Reading
 from hub.registry import Health, ServiceRegistry
-from hub.storage.base import StorageError, TenantStore
+from hub.storage.base import TenantStore
 
 _LOGGER = logging.getLogger(__name__)
 SERVICE = "core.recorder"
@@ -86,7 +86,7 @@ class Recorder:
         batch = self._pending
         try:
             await self._store.write_readings(batch)
-        except StorageError as err:
+        except Exception as err:  # StorageError, or a backend bug: keep the batch and retry
             self.failures += 1
             self._registry.set_health(SERVICE, Health.FAILED, str(err), pending=len(batch))
             _LOGGER.error("Storing %d readings failed, will retry: %s", len(batch), err)
@@ -113,8 +113,9 @@ class Recorder:
             try:
                 await self._store.write_readings(self._pending)
                 self.stored += len(self._pending)
+                self._bus.publish(DATA_BMS_STORED, _summary(self._pending), origin=SERVICE)
                 self._pending = []
-            except StorageError as err:
+            except Exception as err:
                 _LOGGER.error("Could not flush %d readings at shutdown: %s", len(self._pending), err)
         self._registry.set_health(SERVICE, Health.STOPPED, None)
 

@@ -13,7 +13,7 @@ import aiosqlite
 
 from hub.reading import Reading, utc_now
 from hub.storage.base import AuditEntry, BatteryRecord, Storage, StorageError, TenantStore
-from hub.storage.packing import COLUMNS, from_row, to_millis, to_row
+from hub.storage.packing import COLUMNS, from_row, pack_rows, to_millis
 
 _MIGRATIONS_PACKAGE = "hub.storage.migrations.sqlite"
 _SELECT = ", ".join(f"r.{c}" for c in COLUMNS)
@@ -109,7 +109,7 @@ class SQLiteTenantStore(TenantStore):
 
     async def write_readings(self, readings: Sequence[Reading]) -> None:
         db = self.storage.db
-        rows = [(self.tenant_id, r.battery_id, *to_row(r)) for r in readings]
+        rows = pack_rows(self.tenant_id, readings)
         try:
             await db.executemany(_INSERT, rows)
             await db.commit()

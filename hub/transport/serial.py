@@ -85,8 +85,10 @@ class SerialLink(asyncio.Protocol):
             if self._lost is not None:
                 raise LinkError(f"{self.url} was lost: {self._lost}")
             self._data_ready.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel at the deadline.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._data_ready.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._data_ready.wait()
             if not self._buffer and self._lost is not None:
                 raise LinkError(f"{self.url} was lost: {self._lost}")
         data = bytes(self._buffer)

@@ -53,10 +53,23 @@ async def reload_services(request: web.Request) -> web.Response:
     """Re-read the config file and reload what changed."""
     hub = app_module.get_hub(request)
     try:
-        changed = await hub.reload_all()
+        result = await hub.reload_all()
     except ConfigError as err:
+        await api_control.audit(hub, request, "config.reload", "all", "rejected", error=str(err))
         raise ApiError(422, "config file is invalid; nothing was reloaded", _issues(err)) from err
-    return envelope(request, {"reloaded": changed}, message=f"{len(changed)} section(s) reloaded")
+    await api_control.audit(
+        hub,
+        request,
+        "config.reload",
+        "all",
+        "ok",
+        reloaded=result["reloaded"],
+        restart_required=result["restart_required"],
+    )
+    message = f"{len(result['reloaded'])} section(s) reloaded"
+    if result["restart_required"]:
+        message += f"; restart to apply {', '.join(result['restart_required'])}"
+    return envelope(request, result, message=message)
 
 
 def _section_name(request: web.Request) -> str:

@@ -31,6 +31,8 @@ QUIET_GAP = 0.15
 _STATES = {0: BatteryState.IDLE, 1: BatteryState.CHARGING, 2: BatteryState.DISCHARGING}
 # Above this current the BMS's own charge/discharge byte decides the sign (daly.md §1.8).
 SIGN_DETECT_MIN_A = 1.0
+LAYOUT_REFRESH = 60.0  # seconds between 0x94 reads
+MAX_AUTO_GAP = 0.15  # Daly2MQTT's 150 ms, the longest gap the sources use (daly.md §1.7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,7 @@ class DalyOptions:
     baudrate: int = 9600
     timeout: float = 0.5
     retries: int = 2
-    request_gap: float = 0.02
+    request_gap: float | None = None  # None adapts between 0 and MAX_AUTO_GAP
     current_sign: str = "auto"
     sync_fill: bool = False
     rated_capacity_ah: float | None = None
@@ -63,7 +65,7 @@ class DalyOptions:
             baudrate=int(options.get("baudrate", 9600)),
             timeout=float(options.get("timeout", 0.5)),
             retries=int(options.get("retries", 2)),
-            request_gap=float(options.get("request_gap", 0.02)),
+            request_gap=None if options.get("request_gap", "auto") == "auto" else float(options["request_gap"]),
             current_sign=str(options.get("current_sign", "auto")),
             sync_fill=bool(options.get("sync_fill", False)),
             rated_capacity_ah=options.get("rated_capacity_ah"),
@@ -88,12 +90,16 @@ class DalyA5Driver:
         self.charge_positive_on_wire = self.options.current_sign != "discharge_positive"
         self.rated_capacity_ah = self.options.rated_capacity_ah
         self._rated_tried = False
+        self._clean_exchanges = 0
+        self._layout_at = 0.0
 
     async def connect(self) -> None:
         """Open the port and find the host address the BMS answers to."""
         if self.port is None:
             # Boards on one RS485 port share it; the port serialises their exchanges.
-            self.port = self.context.ports.acquire(self.options.port, self.options.baudrate, self.options.request_gap)
+            self.port = self.context.ports.acquire(
+                self.options.port, self.options.baudrate, self.options.request_gap or 0.0
+            )
             if self.options.capture:
                 # Everything on this port, so a bug report can be replayed (simulate replay).
                 self.capture = Capture(self.context.data_dir / "captures" / f"{self.config.id}.jsonl")
@@ -150,7 +156,9 @@ class DalyA5Driver:
                 link.write(request)
                 answer = await self._collect(link, data_id, frames)
             if answer:
+                self._adapt_gap(success=True)
                 return answer
+            self._adapt_gap(success=False)
             _LOGGER.debug("No answer to 0x%02X (try %d)", data_id, attempt + 1)
         raise LinkError(f"no answer to 0x{data_id:02X} after {self.options.retries + 1} tries")
 
@@ -174,6 +182,23 @@ class DalyA5Driver:
             if not chunk and answer:
                 break  # a quiet gap after some frames: the device has finished
         return answer
+
+    def _adapt_gap(self, success: bool) -> None:
+        """Auto gap: none while the board keeps up, longer after a missed answer.
+
+        Sources disagree on the pause a Daly UART needs between requests (daly.md §1.7: none in
+        python-daly-bms, 20 ms mr-manuel, 150 ms Daly2MQTT); this finds the board's own need.
+        """
+        if self.options.request_gap is not None or self.port is None:
+            return
+        if not success:
+            self.port.gap = min(MAX_AUTO_GAP, max(0.01, self.port.gap * 2))
+            self._clean_exchanges = 0
+            return
+        self._clean_exchanges += 1
+        if self._clean_exchanges >= 100 and self.port.gap > 0:
+            self.port.gap = self.port.gap / 2 if self.port.gap > 0.005 else 0.0
+            self._clean_exchanges = 0
 
     def _wanted(self, frame: A5Frame, data_id: int) -> bool:
         # Our own echo (RS485 adapters without echo suppression) carries the host address (§1.3).
@@ -222,8 +247,13 @@ class DalyA5Driver:
         return (await self.request(data_id))[1].data
 
     async def _layout(self) -> codec.StatusInfo:
+        # Cell and sensor counts never change and cycles rarely do: refresh 0x94 once a minute.
+        now = asyncio.get_running_loop().time()
+        if self.layout is not None and now - self._layout_at < LAYOUT_REFRESH:
+            return self.layout
         try:
             self.layout = codec.decode_status_info(await self._single(0x94))
+            self._layout_at = now
         except (LinkError, DalyProtocolError) as err:
             if self.layout is None:
                 raise LinkError(f"no status information (0x94): {err}") from err

@@ -12,10 +12,13 @@ from hub.config.schema import byte_value, device_path
 from hub.hookspecs import hookimpl
 from hub.specs import BatteryConfig, DriverContext, DriverSpec, Registry, SimulatorSpec
 from trackingbms_daly import simulator
-from trackingbms_daly.a5 import codec
+from trackingbms_daly.a5.describe import decode_frame
 from trackingbms_daly.a5.framing import A5Frame
+from trackingbms_daly.can import registration as can_registration
+from trackingbms_daly.can.candump import decode_candump, looks_like_candump
 from trackingbms_daly.driver import DalyA5Driver
 from trackingbms_daly.errors import DalyProtocolError
+from trackingbms_daly.modbus import registration as modbus_registration
 
 BATTERY_SCHEMA: dict[Any, Any] = {
     vol.Required("port"): device_path,
@@ -24,7 +27,8 @@ BATTERY_SCHEMA: dict[Any, Any] = {
     vol.Optional("baudrate", default=9600): vol.All(int, vol.Range(min=1200, max=115200)),
     vol.Optional("timeout", default=0.5): vol.All(vol.Coerce(float), vol.Range(min=0.05, max=10)),
     vol.Optional("retries", default=2): vol.All(int, vol.Range(min=0, max=10)),
-    vol.Optional("request_gap", default=0.02): vol.All(vol.Coerce(float), vol.Range(min=0, max=2)),
+    # Pause between requests in seconds, or "auto": none until the board misses an answer.
+    vol.Optional("request_gap", default="auto"): vol.Any("auto", vol.All(vol.Coerce(float), vol.Range(min=0, max=2))),
     vol.Optional("current_sign", default="auto"): vol.In(["auto", "charge_positive", "discharge_positive"]),
     vol.Optional("sync_fill", default=False): bool,
     vol.Optional("rated_capacity_ah"): vol.All(vol.Coerce(float), vol.Range(min=0.1)),
@@ -54,10 +58,17 @@ def decode_hex(frames: Sequence[str]) -> list[dict[str, Any]]:
     """Decode A5 frames given as hex (spaces and colons allowed), one result per frame."""
     results: list[dict[str, Any]] = []
     for text in frames:
+        if looks_like_candump(text):  # "18904001#0203..." or "can0  18904001  [8]  02 03 ...": A5 over CAN
+            results.extend(decode_candump([text]))
+            continue
         cleaned = "".join(ch for ch in text if ch not in " :-_\t")
         try:
+            # D2 and 0x81/0x51 frames (by address byte, or a good Modbus CRC) go to their own describer.
+            if (described := modbus_registration.describe_hex(cleaned)) is not None:
+                results.append({"input": text, **described})
+                continue
             frame = A5Frame.parse(bytes.fromhex(cleaned))
-            results.append({"input": text, **codec.decode_frame(frame)})
+            results.append({"input": text, **decode_frame(frame)})
         except ValueError as err:
             results.append({"input": text, "error": f"not hex: {err}"})
         except DalyProtocolError as err:
@@ -80,6 +91,8 @@ def register_drivers(drivers: Registry[DriverSpec]) -> None:
             decode=decode_hex,
         )
     )
+    drivers.add(modbus_registration.driver_spec())  # "daly_modbus": D2 and 0x81/0x51 families
+    drivers.add(can_registration.driver_spec())  # "daly_can": A5 payloads over CAN via python-can
 
 
 @hookimpl
@@ -95,3 +108,5 @@ def register_simulators(simulators: Registry[SimulatorSpec]) -> None:
             options_from_args=simulator.options_from_args,
         )
     )
+    simulators.add(modbus_registration.simulator_spec())  # "daly_modbus"
+    simulators.add(can_registration.simulator_spec())  # "daly_can": boards on a CAN bus or slcan pty

@@ -33,7 +33,7 @@ SIMULATOR_SCHEMA: dict[Any, Any] = {
     vol.Required("link"): str,
     vol.Optional("cells", default=16): vol.All(int, vol.Range(min=1, max=48)),
     vol.Optional("temps", default=2): vol.All(int, vol.Range(min=0, max=16)),
-    vol.Optional("address", default="any"): vol.Any("any", byte_value),
+    vol.Optional("address", default="any"): vol.Any("any", vol.All(byte_value, vol.In([0x40, 0x80]))),
     vol.Optional("board", default=1): vol.All(int, vol.Range(min=1, max=16)),
     # Several boards on one RS485 bus: boards board..board+boards-1, each with its own pack.
     vol.Optional("boards", default=1): vol.All(int, vol.Range(min=1, max=16)),
@@ -61,6 +61,8 @@ class DalySimulator:
         self._pty = PtyEndpoint(link, self._on_data, baudrate=pace_baudrate)
         self._tasks: set[asyncio.Task[None]] = set()
         self._quiet: asyncio.TimerHandle | None = None
+        # One UART: an answer is sent whole before the next one starts, as a real board does.
+        self._line = asyncio.Lock()
         self.requests = 0
 
     @property
@@ -91,7 +93,13 @@ class DalySimulator:
                 self._apply_device_faults(device)
                 answer = self.faults.apply(device.handle(request.raw))
                 if answer is not None:
-                    self._send(answer)
+                    self._send(self._after_request(answer, request))
+
+    def _after_request(self, answer: Answer, request: A5Frame) -> Answer:
+        # A pty delivers the host's request at once; a paced line would have taken this long.
+        if not self._pty.baudrate:
+            return answer
+        return Answer(answer.data, answer.delay + len(request.raw) * 10 / self._pty.baudrate)
 
     def _apply_device_faults(self, device: DalyA5Device) -> None:
         device.invert_current = self._base_invert != self.faults.use(Fault.INVERTED_CURRENT)
@@ -102,7 +110,8 @@ class DalySimulator:
         async def send() -> None:
             if answer.delay:
                 await asyncio.sleep(answer.delay)
-            await self._pty.write_paced(answer.data)
+            async with self._line:
+                await self._pty.write_paced(answer.data)
 
         task = asyncio.get_running_loop().create_task(send())
         self._tasks.add(task)

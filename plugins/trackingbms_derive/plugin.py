@@ -31,9 +31,26 @@ class Plausibility:
 
     def problem(self, reading: Reading) -> str | None:
         """Why a reading is impossible, or None."""
-        numbers = [reading.voltage, reading.current, reading.soc, *reading.cells]
+        numbers = [
+            reading.voltage,
+            reading.current,
+            reading.power,
+            reading.soc,
+            reading.soh,
+            reading.cell_delta,
+            reading.remaining_capacity_ah,
+            reading.rated_capacity_ah,
+            *reading.cells,
+            *(t.value for t in reading.temperatures),
+        ]
         if any(v is not None and not math.isfinite(v) for v in numbers):
             return "non-finite value"
+        if any(not -60 <= t.value <= 200 for t in reading.temperatures):
+            return "temperature outside -60..200 °C"
+        if any(not 0 <= v <= 10 for v in reading.cells):
+            return "cell voltage outside 0..10 V"
+        if any(not 1 <= i <= 255 for i in reading.balancing):
+            return "balancing cell index outside 1..255"
         if reading.soc is not None and not 0 <= reading.soc <= 100:
             return f"soc {reading.soc} outside 0-100 %"
         if reading.voltage is not None and not 0 <= reading.voltage <= self.max_voltage:

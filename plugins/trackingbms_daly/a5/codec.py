@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from hub.reading import Alarm, AlarmLevel
+# The 0x98 table lives in alarms; its names stay importable from here (explicit re-exports).
+from trackingbms_daly.a5.alarms import FAILURE_BITS as FAILURE_BITS
+from trackingbms_daly.a5.alarms import FailureBit as FailureBit
+from trackingbms_daly.a5.alarms import decode_failures as decode_failures
+from trackingbms_daly.a5.alarms import encode_failures as encode_failures
 from trackingbms_daly.a5.framing import (
     DATA_LEN,
-    A5Frame,
     Field,
     Table,
     build_frame,
@@ -260,81 +262,6 @@ def decode_balancing(data: bytes, cell_count: int) -> tuple[int, ...]:
     return tuple(i + 1 for i in range(min(cell_count, MAX_CELLS)) if bits >> i & 1)
 
 
-@dataclass(frozen=True, slots=True)
-class FailureBit:
-    """One 0x98 alarm bit."""
-
-    byte: int
-    bit: int
-    code: str
-    text: str
-    level: AlarmLevel
-
-
-def _levels(byte: int, bit: int, code: str, text: str) -> tuple[FailureBit, FailureBit]:
-    # L1 and L2 sit on adjacent bits; L1 = warning, L2 = alarm (mr-manuel maps L1->1, L2->2).
-    return (
-        FailureBit(byte, bit, code, text, AlarmLevel.WARNING),
-        FailureBit(byte, bit + 1, code, text, AlarmLevel.ALARM),
-    )
-
-
-def _fault(byte: int, bit: int, code: str, text: str) -> tuple[FailureBit]:
-    # MOS, AFE and other hardware faults have no level in [V1.2]; treat them as alarms.
-    return (FailureBit(byte, bit, code, text, AlarmLevel.ALARM),)
-
-
-# [V1.2] / [V1.0] failure bit table (daly.md §1.4 0x98); reserved bits are absent.
-FAILURE_BITS: tuple[FailureBit, ...] = (
-    *_levels(0, 0, "cell_voltage_high", "Cell voltage high"),
-    *_levels(0, 2, "cell_voltage_low", "Cell voltage low"),
-    *_levels(0, 4, "pack_voltage_high", "Total voltage high"),
-    *_levels(0, 6, "pack_voltage_low", "Total voltage low"),
-    *_levels(1, 0, "charge_temperature_high", "Charge temperature high"),
-    *_levels(1, 2, "charge_temperature_low", "Charge temperature low"),
-    *_levels(1, 4, "discharge_temperature_high", "Discharge temperature high"),
-    *_levels(1, 6, "discharge_temperature_low", "Discharge temperature low"),
-    *_levels(2, 0, "charge_overcurrent", "Charge overcurrent"),
-    *_levels(2, 2, "discharge_overcurrent", "Discharge overcurrent"),
-    *_levels(2, 4, "soc_high", "SOC high"),
-    *_levels(2, 6, "soc_low", "SOC low"),
-    *_levels(3, 0, "cell_voltage_difference", "Cell voltage difference high"),
-    *_levels(3, 2, "temperature_difference", "Temperature difference high"),
-    *_fault(4, 0, "charge_mos_temperature_high", "Charge MOS temperature high"),
-    *_fault(4, 1, "discharge_mos_temperature_high", "Discharge MOS temperature high"),
-    *_fault(4, 2, "charge_mos_temperature_sensor", "Charge MOS temperature sensor error"),
-    *_fault(4, 3, "discharge_mos_temperature_sensor", "Discharge MOS temperature sensor error"),
-    *_fault(4, 4, "charge_mos_adhesion", "Charge MOS stuck closed"),
-    *_fault(4, 5, "discharge_mos_adhesion", "Discharge MOS stuck closed"),
-    *_fault(4, 6, "charge_mos_open_circuit", "Charge MOS open circuit"),
-    *_fault(4, 7, "discharge_mos_open_circuit", "Discharge MOS open circuit"),
-    *_fault(5, 0, "afe_error", "AFE chip error"),
-    *_fault(5, 1, "cell_voltage_collection_dropped", "Cell voltage collection dropped"),
-    *_fault(5, 2, "cell_temperature_sensor", "Cell temperature sensor error"),
-    *_fault(5, 3, "eeprom_error", "EEPROM error"),
-    *_fault(5, 4, "rtc_error", "RTC error"),
-    *_fault(5, 5, "precharge_failure", "Precharge failure"),
-    *_fault(5, 6, "vehicle_communication", "Vehicle communication failure"),
-    *_fault(5, 7, "internal_communication", "Internal communication failure"),
-    *_fault(6, 0, "current_module_fault", "Current module fault"),
-    *_fault(6, 1, "pack_voltage_detect_fault", "Total voltage detection fault"),
-    *_fault(6, 2, "short_circuit_protect_fault", "Short-circuit protection fault"),
-    *_fault(6, 3, "low_voltage_charge_forbidden", "Low voltage: charging forbidden"),
-)
-_FAULT_CODE_BYTE = 7
-_FAULT_CODE_PREFIX = "fault_code_"
-
-
-def decode_failures(data: bytes) -> tuple[Alarm, ...]:
-    """Decode 0x98 into one Alarm per set bit, plus the d7 fault code when non-zero."""
-    if len(data) != DATA_LEN:
-        raise DalyProtocolError(f"A5 data must be {DATA_LEN} bytes, got {len(data)}")
-    alarms = [Alarm(b.code, b.text, b.level) for b in FAILURE_BITS if data[b.byte] >> b.bit & 1]
-    if code := data[_FAULT_CODE_BYTE]:
-        alarms.append(Alarm(f"{_FAULT_CODE_PREFIX}{code}", f"BMS fault code {code}", AlarmLevel.ALARM))
-    return tuple(alarms)
-
-
 def decode_rated_capacity(data: bytes) -> tuple[float, float]:
     """Decode 0x50 into (rated capacity Ah, nominal cell voltage V)."""
     values = decode_fields(RATED_CAPACITY, data)
@@ -412,29 +339,6 @@ def encode_balancing(cells: Iterable[int]) -> bytes:
     return bits.to_bytes(DATA_LEN, "little")
 
 
-_BIT_BY_KEY = {(b.code, b.level): b for b in FAILURE_BITS}
-
-
-def encode_failures(alarms: Iterable[Alarm]) -> bytes:
-    """Encode 0x98 data from alarms keyed by (code, level), as decode_failures returns them."""
-    out = bytearray(DATA_LEN)
-    for alarm in alarms:
-        if alarm.code.startswith(_FAULT_CODE_PREFIX):
-            out[_FAULT_CODE_BYTE] = _fault_number(alarm.code)
-        elif (bit := _BIT_BY_KEY.get((alarm.code, alarm.level))) is not None:
-            out[bit.byte] |= 1 << bit.bit
-        else:
-            raise DalyProtocolError(f"no 0x98 bit for {alarm.code!r} at level {alarm.level}")
-    return bytes(out)
-
-
-def _fault_number(code: str) -> int:
-    suffix = code.removeprefix(_FAULT_CODE_PREFIX)
-    if not suffix.isdigit() or not 1 <= int(suffix) <= 0xFF:
-        raise DalyProtocolError(f"{code!r} is not a fault code 1..255")
-    return int(suffix)
-
-
 def encode_rated_capacity(rated_capacity: float, nominal_cell_voltage: float) -> bytes:
     """Encode 0x50 data from Ah and V."""
     values = {"rated_capacity": rated_capacity, "nominal_cell_voltage": nominal_cell_voltage}
@@ -463,85 +367,3 @@ def decode_set_soc(data: bytes) -> float:
 def build_restart_command(host_address: int) -> bytes:
     """Restart the BMS with 0x00 (python-daly-bms, Daly2MQTT; answer undocumented, §1.6)."""
     return build_frame(host_address, 0x00)
-
-
-# Host addresses of [V1.0]/[V1.2] (0x20, 0x40, 0x80) plus the multi-drop range 0x40-0x4F
-# (mr-manuel docs, daly.md §1.3); board answers carry the board number 0x01-0x10 instead.
-_HOST_ADDRESSES = frozenset({0x20, 0x80, *range(0x40, 0x50)})
-_Described = dict[str, tuple[Any, str | None]]
-
-
-def _describe(obj: Any, table: Table) -> _Described:
-    units = {f.name: f.unit for f in table}
-    return {f.name: (getattr(obj, f.name), units.get(f.name)) for f in dataclasses.fields(obj)}
-
-
-def _describe_text(data: bytes) -> _Described:
-    # 0x63 answers are [frame#, 7 ASCII] (mpp-solar #113).
-    return {"frame": (data[0], None), "text": (data[1:].decode("ascii", "replace"), None)}
-
-
-def _describe_cells(data: bytes) -> _Described:
-    number, cells = decode_cell_frame(data)
-    return {"frame": (number, None), "cells": (cells, "mV")}
-
-
-def _describe_temperatures(data: bytes) -> _Described:
-    number, raws = decode_temperature_frame(data)
-    return {"frame": (number, None), "temperatures": (assemble_temperatures({1: raws}, 7), "°C")}
-
-
-def _describe_alarms(data: bytes) -> _Described:
-    alarms = [{"code": a.code, "text": a.text, "level": a.level.value} for a in decode_failures(data)]
-    return {"alarms": (alarms, None)}
-
-
-def _describe_capacity(data: bytes) -> _Described:
-    capacity, cell_voltage = decode_rated_capacity(data)
-    return {"rated_capacity": (capacity, "Ah"), "nominal_cell_voltage": (cell_voltage, "V")}
-
-
-_DESCRIBERS: dict[int, Callable[[bytes], _Described]] = {
-    0x90: lambda d: _describe(decode_pack_status(d), PACK_STATUS),
-    0x91: lambda d: _describe(decode_cell_extremes(d), CELL_EXTREMES),
-    0x92: lambda d: _describe(decode_temperature_extremes(d), TEMPERATURE_EXTREMES),
-    0x93: lambda d: _describe(decode_mosfet_status(d), MOSFET_STATUS),
-    0x94: lambda d: _describe(decode_status_info(d), STATUS_INFO),
-    0x95: _describe_cells,
-    0x96: _describe_temperatures,
-    0x97: lambda d: {"balancing": (decode_balancing(d, MAX_CELLS), None)},
-    0x98: _describe_alarms,
-    0x50: _describe_capacity,
-    0x63: _describe_text,
-    # Write answers echo the requested state in d0; d1-d7 are stale (python-daly-bms #3).
-    0xD9: lambda d: {"on": (bool(d[0]), None)},
-    0xDA: lambda d: {"on": (bool(d[0]), None)},
-    0x21: lambda d: {"result": (d[0], None)},  # mr-manuel treats d0 == 1 as success
-}
-
-
-def decode_frame(frame: A5Frame) -> dict[str, object]:
-    """Describe any A5 frame as JSON-ready data for the ``decode`` CLI; never raises."""
-    request = frame.address in _HOST_ADDRESSES
-    result: dict[str, object] = {
-        "family": "a5",
-        "direction": "request" if request else "response",
-        "address": f"0x{frame.address:02X}",
-        "data_id": f"0x{frame.data_id:02X}",
-        "command": COMMAND_NAMES.get(frame.data_id, "unknown"),
-        "data": frame.data.hex(" ").upper(),
-        "fields": {},
-    }
-    describe = None if request else _DESCRIBERS.get(frame.data_id)
-    if describe is not None:
-        try:
-            described = describe(frame.data)
-        except DalyProtocolError as exc:
-            result["error"] = str(exc)
-        else:
-            result["fields"] = {k: {"value": _plain(v), "unit": u} for k, (v, u) in described.items()}
-    return result
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value

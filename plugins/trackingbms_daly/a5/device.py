@@ -8,6 +8,7 @@ from collections.abc import Callable
 from hub.reading import Alarm, AlarmLevel
 from hub.simulation import PackModel, PackSnapshot
 from trackingbms_daly.a5 import codec
+from trackingbms_daly.a5.alarms import encode_failures
 from trackingbms_daly.a5.framing import DATA_LEN, A5Frame, build_frame
 from trackingbms_daly.errors import DalyProtocolError
 
@@ -84,7 +85,7 @@ class DalyA5Device:
             0x95: self._cell_voltages,
             0x96: self._temperatures,
             0x97: lambda _, s: [codec.encode_balancing(s.balancing)],
-            0x98: lambda _, s: [codec.encode_failures(self._alarms(s))],
+            0x98: lambda _, s: [encode_failures(self._alarms(s))],
             0x50: self._rated_capacity,
             0x63: lambda _, s: [bytes((n,)) + t.encode() for n, t in enumerate(HARDWARE_VERSION, 1)],
             0xD9: self._switch_mos,

@@ -6,10 +6,10 @@ import textwrap
 from typing import Any
 
 import aiohttp
+from trackingbms_daly.simulator import DalySimulator
 
 from hub.core import Hub
 from tests.helpers import HubFactory, wait_for
-from trackingbms_daly.simulator import DalySimulator
 
 CONFIG = textwrap.dedent("""
     hub: {{data_dir: {data_dir}}}
@@ -39,8 +39,13 @@ async def test_mosfet_switch_is_confirmed_and_audited(start_hub: HubFactory, htt
     assert isinstance(pack, DalySimulator)
     status, body = await post(http, hub, "/api/v1/bms/configure/writable", {"action": "charge_mos", "value": "off"})
     assert status == 200, body
-    assert body["data"] == {"battery_id": "writable", "action": "charge_mos", "requested": False,
-                            "read_back": False, "confirmed": True}
+    assert body["data"] == {
+        "battery_id": "writable",
+        "action": "charge_mos",
+        "requested": False,
+        "read_back": False,
+        "confirmed": True,
+    }
     assert pack.device.pack.charge_mos is False
     status, body = await post(http, hub, "/api/v1/bms/configure/writable", {"action": "soc", "value": 42.5})
     assert status == 200 and body["data"]["read_back"] == 42.5
@@ -60,8 +65,12 @@ async def test_writes_are_refused_unless_enabled(start_hub: HubFactory, http: ai
     hub = await start_hub(CONFIG)
     status, body = await post(http, hub, "/api/v1/bms/configure/readonly", {"action": "discharge_mos", "value": False})
     assert status == 403 and "control: true" in body["message"]
-    for bad in ({"action": "soc", "value": 120}, {"action": "fly"}, {"value": 1}, {"action": "charge_mos",
-                                                                                  "value": "maybe"}):
+    for bad in (
+        {"action": "soc", "value": 120},
+        {"action": "fly"},
+        {"value": 1},
+        {"action": "charge_mos", "value": "maybe"},
+    ):
         status, body = await post(http, hub, "/api/v1/bms/configure/writable", bad)
         assert status == 422, bad
     status, _ = await post(http, hub, "/api/v1/bms/configure/ghost", {"action": "restart"})
@@ -75,8 +84,9 @@ async def test_connect_and_disconnect_at_runtime(start_hub: HubFactory, http: ai
     hub = await start_hub(CONFIG)
     status, body = await post(http, hub, "/api/v1/bms/connect", {"id": "extra", "driver": "daly", "port": 5})
     assert status == 422 and body["data"][0]["path"] == "batteries[2].port"
-    status, body = await post(http, hub, "/api/v1/bms/connect",
-                              {"id": "extra", "driver": "daly", "port": "sim/a", "poll_interval": 0.3})
+    status, body = await post(
+        http, hub, "/api/v1/bms/connect", {"id": "extra", "driver": "daly", "port": "sim/a", "poll_interval": 0.3}
+    )
     assert status == 201, body
     assert "extra" in hub.config.path.read_text()
 
@@ -94,4 +104,7 @@ async def test_connect_and_disconnect_at_runtime(start_hub: HubFactory, http: ai
     async with http.delete(f"{hub.http_url}/api/v1/bms/disconnect/extra") as response:
         assert response.status == 404
     assert [(e["action"], e["result"]) for e in await audit(http, hub, "extra")] == [
-        ("bms.disconnect", "ok"), ("bms.connect", "ok"), ("bms.connect", "rejected")]
+        ("bms.disconnect", "ok"),
+        ("bms.connect", "ok"),
+        ("bms.connect", "rejected"),
+    ]

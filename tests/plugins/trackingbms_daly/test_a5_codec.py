@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from trackingbms_daly.a5 import codec
+from trackingbms_daly.a5.describe import decode_frame
 from trackingbms_daly.a5.framing import A5Frame, build_frame
 from trackingbms_daly.errors import DalyProtocolError
 
@@ -38,7 +39,7 @@ def _by_source(fragment: str, data_id: str) -> list[dict[str, Any]]:
 
 
 def _fields(data: bytes, data_id: int) -> dict[str, Any]:
-    described = codec.decode_frame(A5Frame(0x01, data_id, data))
+    described = decode_frame(A5Frame(0x01, data_id, data))
     fields = described["fields"]
     assert isinstance(fields, dict)
     return {k: v["value"] for k, v in fields.items()}
@@ -146,7 +147,7 @@ def test_fixture_response_decodes_to_the_listed_values(entry: dict[str, Any]) ->
 
 @pytest.mark.parametrize("entry", A5_GOOD, ids=_id)
 def test_decode_frame_describes_every_fixture(entry: dict[str, Any]) -> None:
-    described = codec.decode_frame(A5Frame.parse(bytes.fromhex(entry["hex"])))
+    described = decode_frame(A5Frame.parse(bytes.fromhex(entry["hex"])))
     json.dumps(described)  # the CLI prints it as JSON
     assert described["family"] == "a5"
     assert described["direction"] == entry["direction"], entry["source"]
@@ -160,10 +161,10 @@ def test_decode_frame_describes_every_fixture(entry: dict[str, Any]) -> None:
 
 
 def test_decode_frame_reports_unknown_ids_and_bad_values_without_raising() -> None:
-    unknown = codec.decode_frame(A5Frame(0x01, 0x57, bytes(8)))
+    unknown = decode_frame(A5Frame(0x01, 0x57, bytes(8)))
     assert (unknown["command"], unknown["fields"]) == ("unknown", {})
     assert unknown["data"] == "00 00 00 00 00 00 00 00"
-    broken = codec.decode_frame(A5Frame(0x01, 0x90, bytes(8)))
+    broken = decode_frame(A5Frame(0x01, 0x90, bytes(8)))
     assert broken["fields"] == {}
     assert "no data" in str(broken["error"])
 
@@ -403,8 +404,8 @@ def test_decoders_raise_only_protocol_errors(data: bytes) -> None:
             decode(data)
     if len(data) == 8:
         for data_id in [*codec.COMMAND_NAMES, 0x57]:
-            codec.decode_frame(A5Frame(0x01, data_id, data))
-            codec.decode_frame(A5Frame(0x40, data_id, data))
+            decode_frame(A5Frame(0x01, data_id, data))
+            decode_frame(A5Frame(0x40, data_id, data))
 
 
 # --- write commands ----------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import voluptuous as vol
 from dalybms import DalyBMS
-
 from trackingbms_daly.simulator import SIMULATOR_SCHEMA, create
 
 

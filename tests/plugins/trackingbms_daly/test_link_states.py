@@ -6,13 +6,13 @@ import textwrap
 from collections.abc import Callable
 
 import pytest
+from trackingbms_daly.simulator import DalySimulator
 
 from hub.batteries import LinkState
 from hub.core import Hub
 from hub.faults import Fault
 from hub.reading import Reading
 from tests.helpers import HubFactory, wait_for
-from trackingbms_daly.simulator import DalySimulator
 
 CONFIG = textwrap.dedent("""
     hub: {{data_dir: {data_dir}}}
@@ -106,8 +106,14 @@ async def test_silence_while_current_flows_is_offline_not_asleep(start_hub: HubF
 
 @pytest.mark.parametrize(
     ("fault", "times"),
-    [(Fault.GARBAGE, -1), (Fault.BAD_CHECKSUM, 3), (Fault.TRUNCATED, 3), (Fault.LATE, 2),
-     (Fault.JUNK_CELLS, -1), (Fault.ALL_CELL_FRAMES, -1)],
+    [
+        (Fault.GARBAGE, -1),
+        (Fault.BAD_CHECKSUM, 3),
+        (Fault.TRUNCATED, 3),
+        (Fault.LATE, 2),
+        (Fault.JUNK_CELLS, -1),
+        (Fault.ALL_CELL_FRAMES, -1),
+    ],
 )
 async def test_faults_never_store_a_wrong_value(start_hub: HubFactory, fault: Fault, times: int) -> None:
     hub = await start_hub(CONFIG)

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import voluptuous as vol
+from trackingbms_daly.driver import DalyA5Driver
+from trackingbms_daly.plugin import BATTERY_SCHEMA
+from trackingbms_replay.plugin import ReplaySimulator, exchanges
 
 from hub.batteries import battery_config
 from hub.capture import read_capture
 from hub.specs import DriverContext
 from tests.helpers import HubFactory, wait_for
-from trackingbms_daly.driver import DalyA5Driver
-from trackingbms_daly.plugin import BATTERY_SCHEMA
-from trackingbms_replay.plugin import ReplaySimulator, exchanges
 
 CONFIG = textwrap.dedent("""
     hub: {{data_dir: {data_dir}}}
@@ -62,5 +62,5 @@ def test_exchanges_pair_requests_with_answers(tmp_path: Path) -> None:
 def test_malformed_capture_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"t": "x", "dir": "tx", "hex": "a5"}\n{"t": "x", "dir": "up", "hex": "a5"}\n')
-    with pytest.raises(ValueError, match="bad.jsonl:2"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl:2"):
         exchanges(path)

@@ -1,0 +1,212 @@
+"""Simulated Daly D2 / 0x81 boards on a pseudo-terminal, with fault injection, driven by the pack model."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+
+from hub.faults import Answer, Fault, FaultInjector
+from hub.simulation import PackModel
+from hub.transport.pty import PtyEndpoint
+from trackingbms_daly.modbus.device import FAMILIES, DalyModbusDevice, request_addresses
+from trackingbms_daly.modbus.framing import MAX_BOARD, WRITE_SINGLE, ModbusFrame, ModbusFramer, Role
+
+__all__ = ["SIMULATOR_SCHEMA", "DalyModbusSimulator", "add_arguments", "create", "options_from_args"]
+
+_LOGGER = logging.getLogger(__name__)
+QUIET_GAP = 0.05  # seconds of silence after which a held-back request is decided
+
+
+def _fault_name(value: str) -> str:
+    try:
+        return Fault.parse(value).value
+    except ValueError as err:
+        raise vol.Invalid(str(err)) from err
+
+
+SIMULATOR_SCHEMA: dict[Any, Any] = {
+    vol.Required("link"): str,
+    vol.Optional("protocol", default="d2"): vol.In(list(FAMILIES)),
+    vol.Optional("cells", default=16): vol.All(int, vol.Range(min=1, max=48)),
+    vol.Optional("temps", default=2): vol.All(int, vol.Range(min=0, max=8)),
+    vol.Optional("board", default=1): vol.All(int, vol.Range(min=1, max=MAX_BOARD)),
+    # 0x81 multi-drop: boards board..board+boards-1 on one line, each with its own pack.
+    vol.Optional("boards", default=1): vol.All(int, vol.Range(min=1, max=MAX_BOARD)),
+    vol.Optional("faults", default=[]): [vol.All(str, _fault_name)],
+    vol.Optional("capacity_ah", default=100.0): vol.All(vol.Coerce(float), vol.Range(min=1, max=6500)),
+    vol.Optional("soc", default=60.0): vol.All(vol.Coerce(float), vol.Range(min=0, max=100)),
+    vol.Optional("seed"): int,
+    vol.Optional("pace", default=False): bool,
+    vol.Optional("invert_current", default=False): bool,
+    vol.Optional("mos_sensor", default=True): bool,
+}
+
+
+class DalyModbusSimulator:
+    """Answers D2 or 0x81 requests arriving on a pty like one or more Daly boards on a bus would."""
+
+    def __init__(self, link: Path, devices: Sequence[DalyModbusDevice], pace_baudrate: int | None = None) -> None:
+        if not devices:
+            raise ValueError("a simulator needs at least one device")
+        self.devices = list(devices)
+        self._base_invert = [d.invert_current for d in self.devices]
+        self.link = str(link)
+        self.faults = FaultInjector()
+        self._framer = ModbusFramer(request_addresses(self.devices), Role.REQUEST)
+        self._pty = PtyEndpoint(link, self._on_data, baudrate=pace_baudrate)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._quiet: asyncio.TimerHandle | None = None
+        self._line = asyncio.Lock()  # one UART: an answer goes out whole before the next
+        self.requests = 0
+
+    @property
+    def device(self) -> DalyModbusDevice:
+        """The first board (the only one unless ``boards`` > 1)."""
+        return self.devices[0]
+
+    async def start(self) -> None:
+        """Open the pty and link it."""
+        await self._pty.open()
+        boards = [d.board for d in self.devices]
+        _LOGGER.info(
+            "Daly %s simulator on %s (%s), boards %s", self.device.family, self.link, self._pty.slave_name, boards
+        )
+
+    def _on_data(self, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        if self._quiet is not None:
+            self._quiet.cancel()
+        # A request the framer holds back is decided once the line has been quiet a moment.
+        self._quiet = loop.call_later(QUIET_GAP, self._answer, self._framer.flush)
+        self._answer(lambda: self._framer.feed(data))
+
+    def _answer(self, frames: Callable[[], list[ModbusFrame]]) -> None:
+        for request in frames():
+            self.requests += 1
+            for index, device in enumerate(self.devices):
+                if request.address != device.address:
+                    continue
+                device.invert_current = self._base_invert[index] != self.faults.use(Fault.INVERTED_CURRENT)
+                answer = device.handle(request)
+                if answer is None:
+                    continue
+                if request.function == WRITE_SINGLE and self.faults.use(Fault.BAD_ECHO):
+                    # A write echo with a bad CRC, as the btsnoop shows (daly.md §3.4); the write took effect.
+                    answer = answer[:-2] + bytes(b ^ 0x5A for b in answer[-2:])
+                sent = self.faults.apply([answer])
+                if sent is not None:
+                    self._send(self._after_request(sent, request))
+
+    def _after_request(self, answer: Answer, request: ModbusFrame) -> Answer:
+        # A pty delivers the request at once; a paced line would have taken this long.
+        if not self._pty.baudrate:
+            return answer
+        return Answer(answer.data, answer.delay + len(request.raw) * 10 / self._pty.baudrate)
+
+    def _send(self, answer: Answer) -> None:
+        async def send() -> None:
+            if answer.delay:
+                await asyncio.sleep(answer.delay)
+            async with self._line:
+                await self._pty.write_paced(answer.data)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Stop answering and remove the link."""
+        if self._quiet is not None:
+            self._quiet.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await self._pty.close()
+
+
+def create(options: Mapping[str, Any], base_dir: Path) -> DalyModbusSimulator:
+    """Build a simulator from a validated ``simulators`` entry (relative links are under base_dir)."""
+    link = Path(options["link"])
+    if not link.is_absolute():
+        link = base_dir / link
+    family = options.get("protocol", "d2")
+    boards = options.get("boards", 1)
+    first = options.get("board", 1)
+    if family == "d2" and boards > 1:
+        raise ValueError("D2 boards all answer from 0xD2; use protocol x81 for several boards on one line")
+    if first + boards - 1 > MAX_BOARD:
+        raise ValueError(f"boards {first}..{first + boards - 1} go beyond board {MAX_BOARD}")
+    seed = options.get("seed")
+    devices = []
+    for offset in range(boards):
+        pack = PackModel(
+            cells=options.get("cells", 16),
+            temps=options.get("temps", 2),
+            capacity_ah=options.get("capacity_ah", 100.0),
+            soc=options.get("soc", 60.0),
+            seed=None if seed is None else seed + offset,
+        )
+        device = DalyModbusDevice(
+            pack,
+            family,
+            board=first + offset,
+            invert_current=options.get("invert_current", False),
+            mos_sensor=options.get("mos_sensor", True),
+        )
+        devices.append(device)
+    simulator = DalyModbusSimulator(link, devices, pace_baudrate=9600 if options.get("pace") else None)
+    for fault in options.get("faults", []):
+        simulator.faults.inject(fault)
+    return simulator
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``trackingbms simulate daly_modbus``."""
+    parser.add_argument("--link", required=True, help="where to symlink the pseudo-terminal")
+    parser.add_argument("--protocol", choices=FAMILIES, default="d2", help="d2 or x81 (0x81/0x51)")
+    parser.add_argument("--cells", type=int, default=16, help="cells in series (d2: 1-32, x81: 1-48)")
+    parser.add_argument("--temps", type=int, default=2, help="temperature sensors (0-8)")
+    parser.add_argument("--board", type=int, default=1, help="x81 board number of the first board (1-15)")
+    parser.add_argument("--boards", type=int, default=1, help="x81 boards on this line (numbered from --board)")
+    parser.add_argument("--capacity", type=float, default=100.0, help="capacity in Ah")
+    parser.add_argument("--soc", type=float, default=60.0, help="initial state of charge in %%")
+    parser.add_argument("--seed", type=int, help="random seed for reproducible packs")
+    parser.add_argument("--pace", action="store_true", help="send answers at the 9600 baud line rate")
+    parser.add_argument("--invert-current", action="store_true", help="send discharge as positive current")
+    parser.add_argument("--no-mos-sensor", action="store_true", help="report no MOS temperature (0x42 = 0)")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="FAULT",
+        help=f"inject a fault for every answer; one of: {', '.join(f.value for f in Fault)}",
+    )
+
+
+def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Map CLI options to a validated ``simulators`` entry."""
+    entry = {
+        "link": args.link,
+        "protocol": args.protocol,
+        "cells": args.cells,
+        "temps": args.temps,
+        "board": args.board,
+        "boards": args.boards,
+        "capacity_ah": args.capacity,
+        "soc": args.soc,
+        "pace": args.pace,
+        "invert_current": args.invert_current,
+        "mos_sensor": not args.no_mos_sensor,
+        "faults": args.fault,
+    }
+    if args.seed is not None:
+        entry["seed"] = args.seed
+    result: dict[str, Any] = vol.Schema(SIMULATOR_SCHEMA)(entry)
+    if result["protocol"] == "d2" and (result["boards"] > 1 or result["cells"] > 32):
+        raise vol.Invalid("d2 simulates one board of at most 32 cells; use --protocol x81 for more")
+    return result
