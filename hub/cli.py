@@ -9,6 +9,7 @@ import json
 import logging
 import signal
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -20,8 +21,10 @@ import voluptuous as vol
 from hub import __version__
 from hub.batteries import battery_config
 from hub.config import ConfigError, load_config
+from hub.config.loader import render_entries
 from hub.core import DEFAULT_CONFIG, Hub
 from hub.plugins import PluginManager
+from hub.scan import Found, candidate_ports, discover, scan_ports
 from hub.specs import DataError, DriverContext, LinkError
 
 
@@ -198,6 +201,29 @@ def cmd_configure(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    """Probe serial ports and Bluetooth, then print a config snippet for what answered."""
+    manager: PluginManager = args.manager
+    # Named ports replace the automatic list, so a scan never touches other devices unasked.
+    ports = [] if args.no_serial else (candidate_ports(args.port) if args.port else candidate_ports())
+
+    async def run() -> list[Found]:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"probing {len(ports)} serial port(s)", file=sys.stderr, flush=True)
+            found = await scan_ports(manager, ports, Path(tmp))
+            if not args.no_ble:
+                found += await discover(manager, args.ble_seconds)
+            return found
+
+    found = asyncio.run(run())
+    if not found:
+        print("nothing found", file=sys.stderr)
+        return 1
+    print("# Paste into config/trackingbms.yaml:")
+    print(render_entries([f.entry for f in found]), end="")
+    return 0
+
+
 def build_parser(manager: PluginManager) -> argparse.ArgumentParser:
     """The argument parser; read/decode/simulate get one sub-command per registered plugin."""
     parser = argparse.ArgumentParser(prog="trackingbms", description="TrackingBMS battery monitoring hub")
@@ -216,6 +242,14 @@ def build_parser(manager: PluginManager) -> argparse.ArgumentParser:
     plugins.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(func=cmd_plugins)
+    scan = commands.add_parser("scan", help="find BMS on serial ports and Bluetooth, print a config snippet")
+    scan.add_argument(
+        "--port", action="append", default=[], help="probe this port instead of the usual ones (repeatable)"
+    )
+    scan.add_argument("--no-serial", action="store_true", help="do not probe serial ports")
+    scan.add_argument("--no-ble", action="store_true", help="do not scan for Bluetooth devices")
+    scan.add_argument("--ble-seconds", type=float, default=8.0, help="how long to scan Bluetooth")
+    scan.set_defaults(func=cmd_scan)
     configure = commands.add_parser("configure", help="switch MOSFETs, set SOC or restart a BMS via the hub")
     configure.add_argument("battery", help="battery id")
     configure.add_argument("action", choices=["charge_mos", "discharge_mos", "soc", "restart"])

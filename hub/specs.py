@@ -112,6 +112,10 @@ class DriverSpec:
     options_from_args: Callable[[argparse.Namespace], dict[str, Any]] | None = None
     # `trackingbms decode <driver> HEX...`: one dict of decoded fields per frame.
     decode: Callable[[Sequence[str]], list[dict[str, Any]]] | None = None
+    # `trackingbms scan`: option sets to try, in order, on each serial port (merged with `port`).
+    probes: tuple[Mapping[str, Any], ...] = ()
+    # `trackingbms scan`: finds devices without a port (Bluetooth), as ready battery entries.
+    discover: Callable[[float], Awaitable[list[dict[str, Any]]]] | None = None
 
 
 class Simulator(Protocol):

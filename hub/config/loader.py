@@ -233,3 +233,10 @@ def write_atomically(path: Path, text: str) -> None:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def render_entries(entries: list[dict[str, Any]]) -> str:
+    """A ``batteries:`` section as YAML text, for pasting into a config file."""
+    out = io.StringIO()
+    _yaml().dump({"batteries": to_yaml_node(entries)}, out)
+    return out.getvalue()

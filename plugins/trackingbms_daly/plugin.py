@@ -89,6 +89,8 @@ def register_drivers(drivers: Registry[DriverSpec]) -> None:
             add_read_arguments=_add_read_arguments,
             options_from_args=_options_from_args,
             decode=decode_hex,
+            # RS485 ports answer 0x40, UART ports and BT dongles 0x80 (daly.md §1.3, §0 detection order).
+            probes=({"address": "0x40"}, {"address": "0x80"}),
         )
     )
     drivers.add(modbus_registration.driver_spec())  # "daly_modbus": D2 and 0x81/0x51 families

@@ -133,3 +133,28 @@ def test_run_serves_a_reading_within_10_s_and_stops_on_sigterm(tmp_path: Path) -
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 0
     assert "TrackingBMS stopped" in output
+
+
+def test_scan_finds_the_simulator_and_prints_a_snippet(tmp_path: Path) -> None:
+    link = tmp_path / "uart"
+    process = subprocess.Popen(
+        [*CLI, "simulate", "daly", "--link", str(link), "--address", "0x80", "--cells", "5"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(link.exists, 20)
+        result = run_cli("scan", "--port", str(link), "--no-ble")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+    assert result.returncode == 0, result.stderr
+    assert f"{link}: trying daly (address=0x40)" in result.stderr  # RS485 first, then UART (daly.md §0)
+    assert "'cells': 5" in result.stderr
+    assert "probing 1 serial port(s)" in result.stderr
+    snippet = result.stdout.split("\n", 1)[1]
+    config = tmp_path / "scanned.yaml"
+    config.write_text(snippet)
+    assert run_cli("check-config", "--config", str(config)).returncode == 0
+    assert "address: '0x80'" in snippet
