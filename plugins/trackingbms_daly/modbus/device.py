@@ -194,7 +194,7 @@ class DalyModbusDevice:
         if register in (0x0C, 0x0D, d2.SHUTDOWN, d2.ZERO_CURRENT, d2.FACTORY_RESET):
             return lambda: None
         if 0x80 <= register <= 0xA8 or register in (d2.BALANCER_SWITCH, 0xD4, 0xD5, 0xD6):
-            return lambda: self._memory.__setitem__(register, value)
+            return self._store(register, value)
         raise _RefusedError(ILLEGAL_ADDRESS)
 
     def _x81_write(self, register: int, value: int) -> Callable[[], None]:
@@ -203,8 +203,14 @@ class DalyModbusDevice:
         if register == x81.SET_SOC:
             return self._soc_action(value)
         if register in (x81.BOARD_NUMBER, x81.SLEEP_TIME, x81.BALANCER_SWITCH, x81.FORCE_HEATER, x81.FORCE_FAN):
-            return lambda: self._memory.__setitem__(register, value)
+            return self._store(register, value)
         raise _RefusedError(ILLEGAL_ADDRESS)
+
+    def _store(self, register: int, value: int) -> Callable[[], None]:
+        def store() -> None:
+            self._memory[register] = value
+
+        return store
 
     def _mos_action(self, charge: bool, value: int) -> Callable[[], None]:
         if value not in (0, 1):

@@ -72,7 +72,8 @@ class DalyModbusDriver:
         self.context = context
         self.options = ModbusOptions.from_config(config.options, context.data_dir)
         self.port: SharedPort | None = None
-        self.protocol: str | None = None  # the detected family
+        self.protocol: str | None = None  # the family in use
+        self.detected: str | None = None  # what auto-detection found last
         self.master: DalyModbusMaster | None = None
         # D2 (62 registers): None until probed once, then whether 0x42 holds a MOS sensor (aiobmsble).
         self.mos_temperature_enabled: bool | None = None
@@ -89,7 +90,8 @@ class DalyModbusDriver:
         if self.options.protocol != "auto":
             self._use(self.options.protocol)
             return
-        for family in PROBE_ORDER:
+        # After a reconnect the family found before is tried first.
+        for family in sorted(PROBE_ORDER, key=lambda f: f != self.detected):
             master = self._use(family)
             block = _PROBES[family]
             try:
@@ -98,6 +100,7 @@ class DalyModbusDriver:
                 _LOGGER.debug("%s: no %s answer: %s", self.options.port, family, err)
                 continue
             _LOGGER.info("%s speaks the Daly %s protocol", self.options.port, family)
+            self.detected = family
             return
         self.protocol = self.master = None
         raise LinkError(f"no Daly D2 or 0x81 answer on {self.options.port}")

@@ -17,9 +17,15 @@ __all__ = [
     "Kind",
     "Register",
     "Table",
+    "cells",
+    "celsius",
+    "current",
     "decode_table",
     "encode_table",
+    "flag",
     "registers_from",
+    "temperatures",
+    "text",
 ]
 
 CURRENT_OFFSET = 30000  # (raw - 30000) * 0.1 A on every Daly family (daly.md §1.8)

@@ -39,7 +39,7 @@ async def simulator_factory(tmp_path: Path) -> AsyncIterator[Factory]:
             await simulator.stop()
 
 
-def make_driver(port: str, context: DriverContext | None = None, **options: Any) -> DalyModbusDriver:
+def make_driver(port: str, *, context: DriverContext | None = None, **options: Any) -> DalyModbusDriver:
     """A driver for a validated ``daly_modbus`` battery entry."""
     entry = {"id": "pack", "driver": "daly_modbus", **vol.Schema(BATTERY_SCHEMA)({"port": port, **options})}
     return DalyModbusDriver(battery_config(entry), context or DriverContext(Path("/")))

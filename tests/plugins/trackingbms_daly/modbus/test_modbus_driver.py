@@ -73,7 +73,7 @@ async def test_three_x81_boards_on_one_port_read_in_one_cycle(simulators: Factor
     for device, soc in zip(simulator.devices, (20.0, 50.0, 80.0), strict=True):
         device.pack.set_soc(soc)
     context = DriverContext(Path("/"))
-    drivers = [make_driver(simulator.link, context, protocol="x81", board=n) for n in (1, 2, 3)]
+    drivers = [make_driver(simulator.link, context=context, protocol="x81", board=n) for n in (1, 2, 3)]
     for driver in drivers:
         await driver.connect()
     assert context.ports.users(simulator.link) == 3

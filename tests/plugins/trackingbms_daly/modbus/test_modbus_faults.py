@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from trackingbms_daly.modbus.framing import (
@@ -27,7 +28,7 @@ from tests.plugins.trackingbms_daly.modbus.modbus_harness import (
     simulator_factory,
 )
 
-FAST = {"timeout": 0.15, "retries": 1}
+FAST: dict[str, Any] = {"timeout": 0.15, "retries": 1}
 PASSING = [Fault.GARBAGE, Fault.TRUNCATED, Fault.BAD_CHECKSUM, Fault.LATE, Fault.INVERTED_CURRENT]
 
 
