@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
 
 from hub.config.schema import byte_value
-from hub.faults import Answer, Fault, FaultInjector
+from hub.faults import Fault
 from hub.simulation import PackModel
-from hub.transport.pty import PtyEndpoint
+from hub.transport.pty_device import PtyDevice
 from trackingbms_daly.a5.device import DalyA5Device
 from trackingbms_daly.a5.framing import A5Frame, A5Framer
 
 _LOGGER = logging.getLogger(__name__)
-QUIET_GAP = 0.05  # seconds of silence after which a held-back request is decided
 
 
 def _fault_name(value: str) -> str:
@@ -47,83 +45,30 @@ SIMULATOR_SCHEMA: dict[Any, Any] = {
 }
 
 
-class DalySimulator:
+class DalySimulator(PtyDevice[A5Frame]):
     """Answers A5 requests arriving on a pty like one or more Daly boards on a bus would."""
 
     def __init__(self, link: Path, devices: Sequence[DalyA5Device], pace_baudrate: int | None = None) -> None:
+        super().__init__(link, A5Framer(), pace_baudrate)
         self.devices = list(devices)
         # Configured behaviour, which the INVERTED_CURRENT / ALL_CELL_FRAMES faults flip or add to.
         self._base_invert = self.devices[0].invert_current
         self._base_all_frames = self.devices[0].all_cell_frames
-        self.link = str(link)
-        self.faults = FaultInjector()
-        self._framer = A5Framer()
-        self._pty = PtyEndpoint(link, self._on_data, baudrate=pace_baudrate)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._quiet: asyncio.TimerHandle | None = None
-        # One UART: an answer is sent whole before the next one starts, as a real board does.
-        self._line = asyncio.Lock()
-        self.requests = 0
 
     @property
     def device(self) -> DalyA5Device:
         """The first board (the only one unless ``boards`` > 1)."""
         return self.devices[0]
 
-    async def start(self) -> None:
-        """Open the pty and link it."""
-        await self._pty.open()
-        _LOGGER.info(
-            "Daly simulator on %s (%s), boards %s", self.link, self._pty.slave_name, [d.board for d in self.devices]
-        )
-
-    def _on_data(self, data: bytes) -> None:
-        loop = asyncio.get_running_loop()
-        if self._quiet is not None:
-            self._quiet.cancel()
-        # The framer may hold a complete request whose tail looks like another frame's start;
-        # a quiet line means nothing else is coming, so decide then (like the driver does).
-        self._quiet = loop.call_later(QUIET_GAP, self._answer, self._framer.flush)
-        self._answer(lambda: self._framer.feed(data))
-
-    def _answer(self, frames: Callable[[], list[A5Frame]]) -> None:
-        for request in frames():
-            self.requests += 1
-            for device in self.devices:
-                self._apply_device_faults(device)
-                answer = self.faults.apply(device.handle(request.raw))
-                if answer is not None:
-                    self._send(self._after_request(answer, request))
-
-    def _after_request(self, answer: Answer, request: A5Frame) -> Answer:
-        # A pty delivers the host's request at once; a paced line would have taken this long.
-        if not self._pty.baudrate:
-            return answer
-        return Answer(answer.data, answer.delay + len(request.raw) * 10 / self._pty.baudrate)
-
-    def _apply_device_faults(self, device: DalyA5Device) -> None:
-        device.invert_current = self._base_invert != self.faults.use(Fault.INVERTED_CURRENT)
-        device.all_cell_frames = self._base_all_frames or self.faults.use(Fault.ALL_CELL_FRAMES)
-        device.junk_cells = self.faults.use(Fault.JUNK_CELLS)
-
-    def _send(self, answer: Answer) -> None:
-        async def send() -> None:
-            if answer.delay:
-                await asyncio.sleep(answer.delay)
-            async with self._line:
-                await self._pty.write_paced(answer.data)
-
-        task = asyncio.get_running_loop().create_task(send())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def stop(self) -> None:
-        """Stop answering and remove the link."""
-        if self._quiet is not None:
-            self._quiet.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        await self._pty.close()
+    def answers(self, request: A5Frame) -> list[list[bytes]]:
+        """Each board sees the request; only the addressed one answers (RS485 multi-drop)."""
+        result = []
+        for device in self.devices:
+            device.invert_current = self._base_invert != self.faults.use(Fault.INVERTED_CURRENT)
+            device.all_cell_frames = self._base_all_frames or self.faults.use(Fault.ALL_CELL_FRAMES)
+            device.junk_cells = self.faults.use(Fault.JUNK_CELLS)
+            result.append(device.handle(request.raw))
+        return result
 
 
 def create(options: Mapping[str, Any], base_dir: Path) -> DalySimulator:
