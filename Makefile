@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := web/node_modules/.installed-stamp
 
-.PHONY: run test lint check install web browser clean
+.PHONY: run test lint check bench install web browser clean
 
 run: install web
 	$(BIN)/trackingbms run
@@ -19,6 +19,10 @@ lint: install
 	$(BIN)/mypy
 
 check: test lint
+
+# Each benchmark prints its figures, then one JSON line per target (measured in one run, ratios).
+bench: install
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 install: $(STAMP)
 
