@@ -21,7 +21,7 @@ from hub.pipeline import Pipeline
 from hub.plugins import PluginManager
 from hub.registry import Health, ServiceRegistry
 from hub.specs import DriverContext, Simulator
-from hub.storage.base import DEFAULT_TENANT, Storage
+from hub.storage.base import DEFAULT_TENANT, Storage, TenantStore
 from hub.storage.recorder import Recorder
 from hub.storage.sqlite import SQLiteStorage
 
@@ -74,7 +74,7 @@ class Hub:
         return data
 
     @property
-    def store(self) -> Any:
+    def store(self) -> TenantStore:
         """The default tenant's store (the accounts issue adds per-request scopes)."""
         assert self.storage is not None
         return self.storage.for_tenant(DEFAULT_TENANT)

@@ -69,7 +69,7 @@ async def drivers(channel: str) -> AsyncIterator[Factory]:
 
 async def test_reads_a_full_reading(simulators: Factory, drivers: Factory) -> None:
     simulator = await simulators(cells=16, temps=3, capacity_ah=200)
-    driver = await drivers()
+    driver = await drivers(timeout=5)  # generous: a complete answer ends the wait, a retry would count
     reading = await driver.poll()
     pack = simulator.boards.boards[1].device.pack
     assert len(reading.cells) == 16
@@ -87,7 +87,7 @@ async def test_reads_a_full_reading(simulators: Factory, drivers: Factory) -> No
 
 async def test_two_boards_share_one_bus_and_are_read_in_one_cycle(simulators: Factory, drivers: Factory) -> None:
     simulator = await simulators(boards=2, board=0x0B, cells=8, temps=1)  # issue #215 has boards 0x0B and 0x0E
-    first, second = await drivers(board=0x0B), await drivers(board=0x0C)
+    first, second = await drivers(board=0x0B, timeout=5), await drivers(board=0x0C, timeout=5)
     assert first.bus is second.bus
     assert registry_for(first.context).users(first.options.bus) == 2
     one, two = await asyncio.gather(first.poll(), second.poll())

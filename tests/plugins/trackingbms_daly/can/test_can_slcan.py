@@ -113,7 +113,8 @@ async def test_two_boards_through_python_can_slcan_on_the_pty(slcan_boards: Fact
     assert Path(simulator.link) == tmp_path / "can/adapter"
     context = DriverContext(tmp_path)
     # A relative slcan channel is relative to the data directory, like serial ports.
-    first, second = make_driver("can/adapter", context), make_driver(simulator.link, context, board=2)
+    first = make_driver("can/adapter", context, timeout=5)
+    second = make_driver(simulator.link, context, board=2, timeout=5)
     try:
         await first.connect()
         await second.connect()
