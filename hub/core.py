@@ -88,6 +88,7 @@ class Hub:
         self._register_plugin_services()
         await self._start_storage(data["storage"])
         self.pipeline.build(self.plugins.processors, data)
+        await self.pipeline.attach(self.store)
         self.pipeline.start()
         self.batteries = BatteryManager(self.bus, self.registry, self.plugins.drivers, DriverContext(self.data_dir))
         self.batteries.start_listening()
@@ -195,7 +196,10 @@ class Hub:
             await self._stop_plugin(name, plugin)
             await self._start_plugin(name, plugin)
             if name in self.plugins.processors.owners.values():
-                self.pipeline.build(self.plugins.processors, data)  # processors read their section once
+                # Processors read their section once: rebuild them, saving and reloading their state.
+                await self.pipeline.close()
+                self.pipeline.build(self.plugins.processors, data)
+                await self.pipeline.attach(self.store)
         return {"applied": True, "restart_required": False}
 
     async def reload_all(self) -> dict[str, list[str]]:
@@ -225,6 +229,7 @@ class Hub:
             await self.batteries.stop()
         await self.pipeline.drain()
         self.pipeline.stop()
+        await self.pipeline.close()
         if self.recorder is not None:
             await self.recorder.stop()
         for name, plugin in reversed(self.plugins.loaded()):

@@ -11,6 +11,7 @@ from hub.bus import DATA_BMS_NEW, DATA_BMS_RAW, Event, EventBus, Subscription
 from hub.reading import Reading
 from hub.registry import Health, ServiceRegistry
 from hub.specs import Processor, ProcessorSpec, Registry
+from hub.storage.base import TenantStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,6 +38,30 @@ class Pipeline:
             except Exception as err:
                 _LOGGER.exception("Processor %s could not be built", spec.name)
                 self._registry.set_health(service, Health.FAILED, f"{type(err).__name__}: {err}")
+
+    async def attach(self, store: TenantStore) -> None:
+        """Give processors that keep state across restarts (an ``attach(store)`` method) their store."""
+        for name, processor in list(self.steps):
+            attach = getattr(processor, "attach", None)
+            if attach is None:
+                continue
+            try:
+                await attach(store)
+            except Exception as err:
+                _LOGGER.exception("Processor %s could not load its state", name)
+                self._registry.set_health(f"processor.{name}", Health.FAILED, f"{type(err).__name__}: {err}")
+                self.steps.remove((name, processor))
+
+    async def close(self) -> None:
+        """Let processors save their state (an optional ``close()`` method)."""
+        for name, processor in self.steps:
+            close = getattr(processor, "close", None)
+            if close is None:
+                continue
+            try:
+                await close()
+            except Exception:
+                _LOGGER.exception("Processor %s could not save its state", name)
 
     def start(self) -> None:
         """Start consuming raw readings."""

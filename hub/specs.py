@@ -143,7 +143,12 @@ class SimulatorSpec:
 
 
 class Processor(Protocol):
-    """A step of the reading pipeline; returns the (changed) reading, or None to drop it."""
+    """A step of the reading pipeline; returns the (changed) reading, or None to drop it.
+
+    A processor that keeps state across restarts may also define ``async attach(store)`` (called
+    once after it is built, with the tenant store: load state with ``store.load_state``) and
+    ``async close()`` (called at shutdown and before a reload: save state with ``save_state``).
+    """
 
     def process(self, reading: Reading) -> Reading | Awaitable[Reading | None] | None:
         """Process one reading."""

@@ -75,6 +75,14 @@ class TenantStore(abc.ABC):
         """The newest stored reading of a battery."""
 
     @abc.abstractmethod
+    async def load_state(self, battery_id: str, key: str) -> dict[str, Any] | None:
+        """A processor's saved state for a battery (JSON object), or None."""
+
+    @abc.abstractmethod
+    async def save_state(self, battery_id: str, key: str, value: dict[str, Any]) -> None:
+        """Save (replace) a processor's state for a battery; committed before returning."""
+
+    @abc.abstractmethod
     async def add_audit(self, entry: AuditEntry) -> None:
         """Append an audit entry (committed before returning)."""
 

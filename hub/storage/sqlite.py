@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -116,6 +117,28 @@ class SQLiteTenantStore(TenantStore):
         except sqlite3.Error as err:
             await db.rollback()
             raise StorageError(f"SQLite write failed: {err}") from err
+
+    async def load_state(self, battery_id: str, key: str) -> dict[str, Any] | None:
+        async with self.storage.db.execute(
+            "SELECT value FROM battery_state WHERE tenant_id = ? AND battery_id = ? AND key = ?",
+            (self.tenant_id, battery_id, key),
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    async def save_state(self, battery_id: str, key: str, value: dict[str, Any]) -> None:
+        db = self.storage.db
+        try:
+            await db.execute(
+                "INSERT INTO battery_state (tenant_id, battery_id, key, value, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (tenant_id, battery_id, key) DO UPDATE SET value = excluded.value, "
+                "updated_at = excluded.updated_at",
+                (self.tenant_id, battery_id, key, json.dumps(value), utc_now().isoformat()),
+            )
+            await db.commit()
+        except sqlite3.Error as err:
+            await db.rollback()
+            raise StorageError(f"SQLite state write failed: {err}") from err
 
     async def add_audit(self, entry: AuditEntry) -> None:
         db = self.storage.db

@@ -178,3 +178,24 @@ async def test_second_tenant_sees_nothing_of_the_first(storage: SQLiteStorage, s
     assert [r.voltage for r in ours] == [52.0, 52.0, 52.0]
     assert await store.batteries() == [BatteryRecord("garage", "Garage", "daly")]
     assert await other.batteries() == [BatteryRecord("garage", "Their garage", "jbd")]
+
+
+async def test_battery_state_round_trip_and_isolation(tmp_path: Path) -> None:
+    storage = SQLiteStorage(tmp_path / "state.db")
+    await storage.open()
+    try:
+        store = storage.for_tenant("default")
+        assert await store.load_state("pack", "energy") is None
+        await store.save_state("pack", "energy", {"charged_kwh": 1.5})
+        await store.save_state("pack", "energy", {"charged_kwh": 2.25, "discharged_kwh": 0.5})
+        assert await store.load_state("pack", "energy") == {"charged_kwh": 2.25, "discharged_kwh": 0.5}
+        assert await storage.for_tenant("other").load_state("pack", "energy") is None
+    finally:
+        await storage.close()
+    reopened = SQLiteStorage(tmp_path / "state.db")
+    await reopened.open()
+    try:
+        assert await reopened.for_tenant("default").load_state("pack", "energy") == {
+            "charged_kwh": 2.25, "discharged_kwh": 0.5}
+    finally:
+        await reopened.close()
