@@ -60,6 +60,7 @@ class Coordinator:
         self.asleep_after = float(config.options.get("asleep_after", ASLEEP_AFTER))
         self._started = utc_now()
         self._connected = False
+        self._driver_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -84,7 +85,11 @@ class Coordinator:
         if action not in supported:
             names = ", ".join(sorted(supported)) or "none"
             raise ControlUnsupportedError(f"{self.config.driver} does not support {action!r} (supported: {names})")
-        result: dict[str, Any] = await self.driver.control(action, value)  # type: ignore[attr-defined]
+        async with self._driver_lock:  # never interleave a write with a poll on the same driver
+            if not self._connected:
+                await self.driver.connect()
+                self._connected = True
+            result: dict[str, Any] = await self.driver.control(action, value)  # type: ignore[attr-defined]
         return result
 
     def link_state(self) -> LinkState:
@@ -114,7 +119,8 @@ class Coordinator:
 
     async def _connect(self) -> bool:
         try:
-            await self.driver.connect()
+            async with self._driver_lock:
+                await self.driver.connect()
             return True
         except LinkError as err:
             self.failures += 1
@@ -140,7 +146,8 @@ class Coordinator:
         """Poll the driver once and publish the reading on success."""
         self.polls += 1
         try:
-            reading = await self.driver.poll()
+            async with self._driver_lock:
+                reading = await self.driver.poll()
         except LinkError as err:
             self._link_failed(str(err))
             return None

@@ -97,8 +97,8 @@ async def configure(request: web.Request) -> web.Response:
     except LinkError as err:
         await audit(hub, request, f"bms.{action}", battery_id, "failed", asked=asked, error=str(err))
         raise ApiError(504, f"the BMS did not answer: {err}") from err
-    await audit(hub, request, f"bms.{action}", battery_id, "ok", asked=asked, **result)
-    return envelope(request, {"battery_id": battery_id, "action": action, **result}, message="confirmed")
+    await audit(hub, request, f"bms.{action}", battery_id, "ok", asked=asked, outcome=result)
+    return envelope(request, {**result, "battery_id": battery_id, "action": action}, message="confirmed")
 
 
 async def _update_batteries(hub: Hub, request: web.Request, entries: list[Any], action: str, target: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.reading import BatteryState, Reading, Temperature, TemperatureKind
-from hub.specs import BatteryConfig, DataError, DriverContext, LinkError
+from hub.specs import BatteryConfig, ControlUnsupportedError, DataError, DriverContext, LinkError
 from hub.transport.shared import SharedPort
 from trackingbms_daly.errors import DalyProtocolError
 from trackingbms_daly.modbus import d2, x81
@@ -62,6 +62,9 @@ class ModbusOptions:
             current_sign=str(options.get("current_sign", "auto")),
             registers=int(options.get("registers", 62)),
         )
+
+
+_CONTROLS = frozenset({"charge_mos", "discharge_mos", "soc", "restart"})
 
 
 class DalyModbusDriver:
@@ -245,6 +248,23 @@ class DalyModbusDriver:
     async def restart(self) -> dict[str, Any]:
         """Restart the BMS (D2 only) and wait until it answers again."""
         return await (await self._control()).restart()
+
+    @property
+    def supported_controls(self) -> frozenset[str]:
+        """The hub's control actions this family has registers for (no restart register on 0x81)."""
+        return _CONTROLS if self.protocol != "x81" else _CONTROLS - {"restart"}
+
+    async def control(self, action: str, value: Any) -> dict[str, Any]:
+        """The hub's control entry point (POST /api/v1/bms/configure/{id})."""
+        actions = {
+            "charge_mos": lambda: self.set_charge_mos(bool(value)),
+            "discharge_mos": lambda: self.set_discharge_mos(bool(value)),
+            "soc": lambda: self.set_soc(float(value)),
+            "restart": self.restart,
+        }
+        if action not in actions:
+            raise ControlUnsupportedError(f"unknown action {action!r}")
+        return await actions[action]()
 
 
 def _temperatures(status: ModbusStatus) -> tuple[Temperature, ...]:

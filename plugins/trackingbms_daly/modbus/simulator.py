@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
 
-from hub.faults import Answer, Fault, FaultInjector
+from hub.faults import Fault
 from hub.simulation import PackModel
-from hub.transport.pty import PtyEndpoint
+from hub.transport.pty_device import PtyDevice
 from trackingbms_daly.modbus.device import FAMILIES, DalyModbusDevice, request_addresses
 from trackingbms_daly.modbus.framing import MAX_BOARD, WRITE_SINGLE, ModbusFrame, ModbusFramer, Role
 
 __all__ = ["SIMULATOR_SCHEMA", "DalyModbusSimulator", "add_arguments", "create", "options_from_args"]
 
 _LOGGER = logging.getLogger(__name__)
-QUIET_GAP = 0.05  # seconds of silence after which a held-back request is decided
 
 
 def _fault_name(value: str) -> str:
@@ -48,85 +46,36 @@ SIMULATOR_SCHEMA: dict[Any, Any] = {
 }
 
 
-class DalyModbusSimulator:
+class DalyModbusSimulator(PtyDevice[ModbusFrame]):
     """Answers D2 or 0x81 requests arriving on a pty like one or more Daly boards on a bus would."""
 
     def __init__(self, link: Path, devices: Sequence[DalyModbusDevice], pace_baudrate: int | None = None) -> None:
         if not devices:
             raise ValueError("a simulator needs at least one device")
+        super().__init__(link, ModbusFramer(request_addresses(devices), Role.REQUEST), pace_baudrate)
         self.devices = list(devices)
         self._base_invert = [d.invert_current for d in self.devices]
-        self.link = str(link)
-        self.faults = FaultInjector()
-        self._framer = ModbusFramer(request_addresses(self.devices), Role.REQUEST)
-        self._pty = PtyEndpoint(link, self._on_data, baudrate=pace_baudrate)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._quiet: asyncio.TimerHandle | None = None
-        self._line = asyncio.Lock()  # one UART: an answer goes out whole before the next
-        self.requests = 0
 
     @property
     def device(self) -> DalyModbusDevice:
         """The first board (the only one unless ``boards`` > 1)."""
         return self.devices[0]
 
-    async def start(self) -> None:
-        """Open the pty and link it."""
-        await self._pty.open()
-        boards = [d.board for d in self.devices]
-        _LOGGER.info(
-            "Daly %s simulator on %s (%s), boards %s", self.device.family, self.link, self._pty.slave_name, boards
-        )
-
-    def _on_data(self, data: bytes) -> None:
-        loop = asyncio.get_running_loop()
-        if self._quiet is not None:
-            self._quiet.cancel()
-        # A request the framer holds back is decided once the line has been quiet a moment.
-        self._quiet = loop.call_later(QUIET_GAP, self._answer, self._framer.flush)
-        self._answer(lambda: self._framer.feed(data))
-
-    def _answer(self, frames: Callable[[], list[ModbusFrame]]) -> None:
-        for request in frames():
-            self.requests += 1
-            for index, device in enumerate(self.devices):
-                if request.address != device.address:
-                    continue
-                device.invert_current = self._base_invert[index] != self.faults.use(Fault.INVERTED_CURRENT)
-                answer = device.handle(request)
-                if answer is None:
-                    continue
-                if request.function == WRITE_SINGLE and self.faults.use(Fault.BAD_ECHO):
-                    # A write echo with a bad CRC, as the btsnoop shows (daly.md §3.4); the write took effect.
-                    answer = answer[:-2] + bytes(b ^ 0x5A for b in answer[-2:])
-                sent = self.faults.apply([answer])
-                if sent is not None:
-                    self._send(self._after_request(sent, request))
-
-    def _after_request(self, answer: Answer, request: ModbusFrame) -> Answer:
-        # A pty delivers the request at once; a paced line would have taken this long.
-        if not self._pty.baudrate:
-            return answer
-        return Answer(answer.data, answer.delay + len(request.raw) * 10 / self._pty.baudrate)
-
-    def _send(self, answer: Answer) -> None:
-        async def send() -> None:
-            if answer.delay:
-                await asyncio.sleep(answer.delay)
-            async with self._line:
-                await self._pty.write_paced(answer.data)
-
-        task = asyncio.get_running_loop().create_task(send())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def stop(self) -> None:
-        """Stop answering and remove the link."""
-        if self._quiet is not None:
-            self._quiet.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        await self._pty.close()
+    def answers(self, request: ModbusFrame) -> list[list[bytes]]:
+        """The addressed board's answer (0x81 multi-drop: each board has its own address)."""
+        result = []
+        for index, device in enumerate(self.devices):
+            if request.address != device.address:
+                continue
+            device.invert_current = self._base_invert[index] != self.faults.use(Fault.INVERTED_CURRENT)
+            answer = device.handle(request)
+            if answer is None:
+                continue
+            if request.function == WRITE_SINGLE and self.faults.use(Fault.BAD_ECHO):
+                # A write echo with a bad CRC, as the btsnoop shows (daly.md §3.4); the write took effect.
+                answer = answer[:-2] + bytes(b ^ 0x5A for b in answer[-2:])
+            result.append([answer])
+        return result
 
 
 def create(options: Mapping[str, Any], base_dir: Path) -> DalyModbusSimulator:

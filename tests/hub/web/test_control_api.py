@@ -6,6 +6,7 @@ import textwrap
 from typing import Any
 
 import aiohttp
+import pytest
 from trackingbms_daly.simulator import DalySimulator
 
 from hub.core import Hub
@@ -108,3 +109,29 @@ async def test_connect_and_disconnect_at_runtime(start_hub: HubFactory, http: ai
         ("bms.connect", "ok"),
         ("bms.connect", "rejected"),
     ]
+
+
+MODBUS_CONFIG = textwrap.dedent("""
+    hub: {{data_dir: {data_dir}}}
+    http: {{port: 0}}
+    logging: {{file: null}}
+    simulators:
+      - {{kind: daly_modbus, protocol: {family}, link: sim/m, cells: 8, temps: 1, seed: 5}}
+    batteries:
+      - {{id: modbus, driver: daly_modbus, port: sim/m, poll_interval: 0.3, control: true}}
+""")
+
+
+@pytest.mark.parametrize("family", ["d2", "x81"])
+async def test_modbus_families_take_control_writes(
+    start_hub: HubFactory, http: aiohttp.ClientSession, family: str
+) -> None:
+    hub = await start_hub(MODBUS_CONFIG.replace("{family}", family))
+    status, body = await post(http, hub, "/api/v1/bms/configure/modbus", {"action": "discharge_mos", "value": False})
+    assert status == 200, body
+    assert body["data"]["confirmed"] is True
+    assert hub.simulators[0].device.pack.discharge_mos is False  # type: ignore[attr-defined]
+    status, body = await post(http, hub, "/api/v1/bms/configure/modbus", {"action": "soc", "value": 80})
+    assert status == 200 and body["data"]["read_back"] == pytest.approx(80, abs=0.5)
+    status, body = await post(http, hub, "/api/v1/bms/configure/modbus", {"action": "restart"})
+    assert status == (200 if family == "d2" else 422), body  # 0x81 documents no restart register
