@@ -135,6 +135,26 @@ def test_run_serves_a_reading_within_10_s_and_stops_on_sigterm(tmp_path: Path) -
     assert "TrackingBMS stopped" in output
 
 
+def test_scan_finds_a_d2_board_after_trying_a5(tmp_path: Path) -> None:
+    link = tmp_path / "d2"
+    process = subprocess.Popen(
+        [*CLI, "simulate", "daly_modbus", "--link", str(link), "--protocol", "d2"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(link.exists, 20)
+        result = run_cli("scan", "--port", str(link), "--no-ble")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+    assert result.returncode == 0, result.stderr
+    tried = [line.split("trying ")[1] for line in result.stderr.splitlines() if "trying" in line]
+    assert tried == ["daly (address=0x40)...", "daly (address=0x80)...", "daly_modbus (protocol=d2)..."]
+    assert "driver: daly_modbus" in result.stdout and "protocol: d2" in result.stdout
+
+
 def test_scan_finds_the_simulator_and_prints_a_snippet(tmp_path: Path) -> None:
     link = tmp_path / "uart"
     process = subprocess.Popen(

@@ -102,6 +102,8 @@ def driver_spec() -> DriverSpec:
         add_read_arguments=_add_read_arguments,
         options_from_args=options_from_args,
         decode=_decode,
+        # After A5 at 0x40 / 0x80 (the daly driver's probes), D2 then 0x81 (daly.md §0 detection order).
+        probes=({"protocol": "d2"}, {"protocol": "x81"}),
     )
 
 
