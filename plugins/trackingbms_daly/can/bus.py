@@ -102,7 +102,11 @@ class CanLink:
         # on the loop itself, where a serial read can block and a dead adapter raises on every
         # callback. Its reader thread reads instead, and the listener hands over to the loop.
         listener = _Listener(loop, self.on_message, self._failed)
-        self._notifier = can.Notifier(self._bus, [listener], timeout=_NOTIFIER_TIMEOUT)
+        try:
+            self._notifier = can.Notifier(self._bus, [listener], timeout=_NOTIFIER_TIMEOUT)
+        except ValueError as err:  # the bus object is already read by another Notifier
+            await self.close()
+            raise LinkError(f"cannot read CAN {self.config.channel}: {err}") from err
 
     def _make_bus(self) -> can.BusABC:
         options = dict(self.config.options)
@@ -131,12 +135,14 @@ class CanLink:
         """Stop receiving and shut the bus down; never raises."""
         bus, notifier, executor = self._bus, self._notifier, self._executor
         self._bus = self._notifier = self._executor = None
-        if bus is None or notifier is None or executor is None:
+        if executor is None:
             return
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(executor, notifier.stop)  # joins the reader thread
         try:
-            await loop.run_in_executor(executor, bus.shutdown)
+            if notifier is not None:
+                await loop.run_in_executor(executor, notifier.stop)  # joins the reader thread
+            if bus is not None:
+                await loop.run_in_executor(executor, bus.shutdown)
         except Exception as err:  # closing must not raise, whatever the interface does
             _LOGGER.debug("CAN %s shutdown: %s", self.config.channel, err)
         executor.shutdown(wait=False)

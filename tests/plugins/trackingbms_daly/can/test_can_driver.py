@@ -99,6 +99,23 @@ async def test_two_boards_share_one_bus_and_are_read_in_one_cycle(simulators: Fa
     assert len((await second.poll()).cells) == 8
 
 
+async def test_a_failed_bus_is_reopened_on_the_next_poll(simulators: Factory, drivers: Factory) -> None:
+    await simulators()
+    driver = await drivers()
+    assert driver.bus is not None
+    driver.bus.link._failed(OSError("adapter unplugged"))  # what the listener reports from its thread
+    with pytest.raises(LinkError, match="unplugged"):
+        await driver.bus.send([(0x18900140, bytes(8))])
+    assert len((await driver.poll()).cells) == 16
+    assert driver.bus.link.is_open
+
+
+def test_each_hub_context_has_its_own_bus_registry() -> None:
+    context = DriverContext(Path("/"))
+    assert registry_for(context) is registry_for(context)
+    assert registry_for(context) is not registry_for(DriverContext(Path("/")))
+
+
 async def test_an_absent_board_is_a_link_error(simulators: Factory, drivers: Factory) -> None:
     await simulators()
     driver = await drivers(board=5, timeout=0.1, retries=1)

@@ -126,8 +126,10 @@ async def test_two_boards_through_python_can_slcan_on_the_pty(slcan_boards: Fact
     finally:
         await first.close()
         await second.close()
-    assert simulator.slcan is not None and simulator.slcan.bitrate == 250_000  # python-can sent S5
-    assert simulator.slcan.commands[-1] == "C"  # and closed the channel on shutdown
+    slcan = simulator.slcan
+    assert slcan is not None and slcan.bitrate == 250_000  # python-can sent S5
+    await wait_for(lambda: slcan.commands[-1] == "C")  # and closes the channel on shutdown
+    assert not slcan.is_open
 
 
 async def test_an_asleep_board_behind_slcan_is_a_link_error(slcan_boards: Factory, tmp_path: Path) -> None:
