@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from hub.transport.link import ByteLink
 from hub.transport.serial import SerialLink
 
 
@@ -14,7 +15,7 @@ from hub.transport.serial import SerialLink
 class SharedPort:
     """One serial port and the lock that serialises request/answer exchanges on it."""
 
-    link: SerialLink
+    link: ByteLink
     users: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Half-duplex buses need a pause between one board's answer and the next request (daly.md §1.7).
@@ -22,7 +23,7 @@ class SharedPort:
     _last_release: float = 0.0
 
     @contextlib.asynccontextmanager
-    async def exchange(self) -> AsyncIterator[SerialLink]:
+    async def exchange(self) -> AsyncIterator[ByteLink]:
         """Hold the bus for one request and its answer; other batteries on the port wait."""
         async with self.lock:
             loop = asyncio.get_running_loop()

@@ -101,7 +101,8 @@ async def configure(request: web.Request) -> web.Response:
     return envelope(request, {**result, "battery_id": battery_id, "action": action}, message="confirmed")
 
 
-async def _update_batteries(hub: Hub, request: web.Request, entries: list[Any], action: str, target: str) -> None:
+async def update_batteries(hub: Hub, request: web.Request, entries: list[Any], action: str, target: str) -> None:
+    """Replace the batteries section (validated, saved, reloaded, audited); 422 when invalid."""
     try:
         await hub.config.update_section("batteries", entries)
     except ConfigError as err:
@@ -122,7 +123,7 @@ async def connect(request: web.Request) -> web.Response:
     entries = list(hub.config.section_as_written("batteries") or [])
     if any(e.get("id") == entry["id"] for e in entries):
         raise ApiError(409, f"battery {entry['id']!r} already exists")
-    await _update_batteries(hub, request, [*entries, entry], "bms.connect", entry["id"])
+    await update_batteries(hub, request, [*entries, entry], "bms.connect", entry["id"])
     return envelope(request, hub.config.section_as_written("batteries")[-1], status=201, message="connected")
 
 
@@ -135,7 +136,7 @@ async def disconnect(request: web.Request) -> web.Response:
     remaining = [e for e in entries if e.get("id") != battery_id]
     if len(remaining) == len(entries):
         raise ApiError(404, f"unknown battery {battery_id!r}")
-    await _update_batteries(hub, request, remaining, "bms.disconnect", battery_id)
+    await update_batteries(hub, request, remaining, "bms.disconnect", battery_id)
     return envelope(request, {"id": battery_id}, message="disconnected")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from hub.capture import Capture
 from hub.reading import BatteryState, Reading, Temperature, TemperatureKind, utc_now
 from hub.specs import BatteryConfig, ControlError, ControlUnsupportedError, DataError, DriverContext, LinkError
-from hub.transport.serial import SerialLink
+from hub.transport.link import ByteLink
 from hub.transport.shared import SharedPort
 from trackingbms_daly.a5 import codec
 from trackingbms_daly.a5.framing import A5Frame, A5Framer, build_frame
@@ -162,7 +162,7 @@ class DalyA5Driver:
             _LOGGER.debug("No answer to 0x%02X (try %d)", data_id, attempt + 1)
         raise LinkError(f"no answer to 0x{data_id:02X} after {self.options.retries + 1} tries")
 
-    async def _collect(self, link: SerialLink, data_id: int, frames: int | None) -> dict[int, A5Frame]:
+    async def _collect(self, link: ByteLink, data_id: int, frames: int | None) -> dict[int, A5Frame]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.timeout
         answer: dict[int, A5Frame] = {}

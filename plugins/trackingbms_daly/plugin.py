@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
@@ -14,11 +14,15 @@ from hub.specs import BatteryConfig, DriverContext, DriverSpec, Registry, Simula
 from trackingbms_daly import simulator
 from trackingbms_daly.a5.describe import decode_frame
 from trackingbms_daly.a5.framing import A5Frame
+from trackingbms_daly.ble import registration as ble_registration
 from trackingbms_daly.can import registration as can_registration
 from trackingbms_daly.can.candump import decode_candump, looks_like_candump
 from trackingbms_daly.driver import DalyA5Driver
 from trackingbms_daly.errors import DalyProtocolError
 from trackingbms_daly.modbus import registration as modbus_registration
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 BATTERY_SCHEMA: dict[Any, Any] = {
     vol.Required("port"): device_path,
@@ -95,6 +99,7 @@ def register_drivers(drivers: Registry[DriverSpec]) -> None:
     )
     drivers.add(modbus_registration.driver_spec())  # "daly_modbus": D2 and 0x81/0x51 families
     drivers.add(can_registration.driver_spec())  # "daly_can": A5 payloads over CAN via python-can
+    drivers.add(ble_registration.driver_spec())  # "daly_ble": A5, D2 or 0x81 over Bluetooth LE
 
 
 @hookimpl
@@ -112,3 +117,18 @@ def register_simulators(simulators: Registry[SimulatorSpec]) -> None:
     )
     simulators.add(modbus_registration.simulator_spec())  # "daly_modbus"
     simulators.add(can_registration.simulator_spec())  # "daly_can": boards on a CAN bus or slcan pty
+    simulators.add(ble_registration.simulator_spec())  # "daly_ble": a fake BLE module in the hub's fake air
+
+
+@hookimpl
+def config_schema() -> dict[Any, Any]:
+    """``daly:``: the BLE backend for transmitter scans and pairings (bleak, or fake for demos) and scan time."""
+    return ble_registration.PLUGIN_SCHEMA
+
+
+@hookimpl
+def register_routes(app: web.Application) -> None:
+    """GET /api/v1/bms/transmitters and POST /api/v1/bms/transmitter/pair (BLE discovery and pairing)."""
+    from trackingbms_daly.ble import routes as ble_routes  # the web layer loads only with the web app
+
+    ble_routes.register(app)

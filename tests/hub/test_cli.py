@@ -49,7 +49,7 @@ def simulator(tmp_path: Path) -> Iterator[Path]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    assert wait_until(link.exists, 20), "simulator did not create its link"
+    assert wait_until(link.exists, 60), "simulator did not create its link"
     yield link
     process.send_signal(signal.SIGINT)
     process.wait(timeout=20)
@@ -85,7 +85,7 @@ def test_plugins_lists_builtins() -> None:
     result = run_cli("plugins", "--json")
     assert result.returncode == 0
     states = {p["name"]: p["state"] for p in json.loads(result.stdout)}
-    assert states == {"daly": "loaded", "derive": "loaded", "replay": "loaded", "webui": "loaded"}
+    assert states == {"daly": "loaded", "derive": "loaded", "energy": "loaded", "replay": "loaded", "webui": "loaded"}
 
 
 def test_check_config(tmp_path: Path) -> None:
@@ -144,7 +144,7 @@ def test_scan_finds_a_d2_board_after_trying_a5(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert wait_until(link.exists, 20)
+        assert wait_until(link.exists, 60)
         result = run_cli("scan", "--port", str(link), "--no-ble")
     finally:
         process.send_signal(signal.SIGINT)
@@ -164,7 +164,7 @@ def test_scan_finds_the_simulator_and_prints_a_snippet(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert wait_until(link.exists, 20)
+        assert wait_until(link.exists, 60)
         result = run_cli("scan", "--port", str(link), "--no-ble")
     finally:
         process.send_signal(signal.SIGINT)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from hub.specs import LinkError
-from hub.transport.serial import SerialLink
+from hub.transport.link import ByteLink
 from hub.transport.shared import SharedPort
 from trackingbms_daly.errors import DalyProtocolError
 from trackingbms_daly.modbus.framing import (
@@ -122,7 +122,7 @@ class DalyModbusMaster:
             self.exchanges += 1
             return await self._collect(link, request[1], match)
 
-    async def _collect(self, link: SerialLink, function: int, match: _Match) -> ModbusFrame | None:
+    async def _collect(self, link: ByteLink, function: int, match: _Match) -> ModbusFrame | None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         while (remaining := deadline - loop.time()) > 0:

@@ -196,6 +196,8 @@ async def test_battery_state_round_trip_and_isolation(tmp_path: Path) -> None:
     await reopened.open()
     try:
         assert await reopened.for_tenant("default").load_state("pack", "energy") == {
-            "charged_kwh": 2.25, "discharged_kwh": 0.5}
+            "charged_kwh": 2.25,
+            "discharged_kwh": 0.5,
+        }
     finally:
         await reopened.close()

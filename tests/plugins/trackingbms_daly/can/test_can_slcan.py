@@ -157,7 +157,7 @@ async def test_simulate_cli_serves_another_process(tmp_path: Path) -> None:
         *command, "--cells", "5", "--seed", "1", stdout=asyncio.subprocess.DEVNULL, cwd=tmp_path
     )
     try:
-        await wait_for(link.exists)
+        await wait_for(link.exists, timeout=60)  # a cold interpreter start can be slow on a loaded machine
         driver = make_driver(str(link), DriverContext(tmp_path))
         try:
             assert len((await driver.poll()).cells) == 5

@@ -1,0 +1,1 @@
+"""Daly BMS over Bluetooth LE: GATT link, scanning, driver, fake bleak backend, pairing routes."""

@@ -1,0 +1,1 @@
+"""Battery analytics processors: energy counters, coulomb-counted SOC, equivalent cycles, SOH estimate."""
