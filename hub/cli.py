@@ -183,10 +183,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_configure(args: argparse.Namespace) -> int:
     """Send a control write to a running hub (so it is checked, confirmed and audited there)."""
     value: Any = args.value
-    if args.action == "soc":
-        value = float(args.value)
-    elif args.action == "restart":
-        value = None
+    try:
+        if args.action == "soc":
+            value = float(args.value)
+        elif args.action == "restart":
+            value = None
+        elif str(args.value).lower() not in ("on", "off"):
+            raise ValueError(f"{args.action} takes on or off")
+    except (TypeError, ValueError) as err:
+        print(f"invalid value: {err}" if args.value is not None else f"{args.action} needs a value", file=sys.stderr)
+        return 2
     body = json.dumps({"action": args.action, "value": value}).encode()
     url = f"{args.url.rstrip('/')}/api/v1/bms/configure/{args.battery}"
     request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
@@ -219,6 +225,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not found:
         print("nothing found", file=sys.stderr)
         return 1
+    for number, item in enumerate(found, start=1):
+        item.entry["id"] = f"battery{number}"  # serial and Bluetooth finds numbered as one list
     print("# Paste into config/trackingbms.yaml:")
     print(render_entries([f.entry for f in found]), end="")
     return 0

@@ -311,7 +311,7 @@ class DalyA5Driver:
             if action == "restart":
                 return await self._restart()
         except DalyProtocolError as err:
-            raise ControlUnsupportedError(str(err)) from err
+            raise ControlError(f"the BMS's answer was unusable: {err}") from err
         raise ControlUnsupportedError(f"unknown action {action!r}")
 
     async def _switch_mos(self, charge: bool, on: bool) -> dict[str, Any]:

@@ -27,17 +27,17 @@ if TYPE_CHECKING:
 BATTERY_SCHEMA: dict[Any, Any] = {
     vol.Required("port"): device_path,
     vol.Optional("address", default="auto"): vol.Any("auto", vol.All(byte_value, vol.In([0x40, 0x80]))),
-    vol.Optional("board", default=1): vol.All(int, vol.Range(min=1, max=16)),
-    vol.Optional("baudrate", default=9600): vol.All(int, vol.Range(min=1200, max=115200)),
+    vol.Optional("board", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=16)),
+    vol.Optional("baudrate", default=9600): vol.All(vol.Coerce(int), vol.Range(min=1200, max=115200)),
     vol.Optional("timeout", default=0.5): vol.All(vol.Coerce(float), vol.Range(min=0.05, max=10)),
-    vol.Optional("retries", default=2): vol.All(int, vol.Range(min=0, max=10)),
+    vol.Optional("retries", default=2): vol.All(vol.Coerce(int), vol.Range(min=0, max=10)),
     # Pause between requests in seconds, or "auto": none until the board misses an answer.
     vol.Optional("request_gap", default="auto"): vol.Any("auto", vol.All(vol.Coerce(float), vol.Range(min=0, max=2))),
     vol.Optional("current_sign", default="auto"): vol.In(["auto", "charge_positive", "discharge_positive"]),
-    vol.Optional("sync_fill", default=False): bool,
+    vol.Optional("sync_fill", default=False): vol.Boolean(),
     vol.Optional("rated_capacity_ah"): vol.All(vol.Coerce(float), vol.Range(min=0.1)),
     # Record every byte on the port to <data_dir>/captures/<id>.jsonl (rotating).
-    vol.Optional("capture", default=False): bool,
+    vol.Optional("capture", default=False): vol.Boolean(),
 }
 
 

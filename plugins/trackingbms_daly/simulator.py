@@ -29,19 +29,19 @@ def _fault_name(value: str) -> str:
 
 SIMULATOR_SCHEMA: dict[Any, Any] = {
     vol.Required("link"): str,
-    vol.Optional("cells", default=16): vol.All(int, vol.Range(min=1, max=48)),
-    vol.Optional("temps", default=2): vol.All(int, vol.Range(min=0, max=16)),
+    vol.Optional("cells", default=16): vol.All(vol.Coerce(int), vol.Range(min=1, max=48)),
+    vol.Optional("temps", default=2): vol.All(vol.Coerce(int), vol.Range(min=0, max=16)),
     vol.Optional("address", default="any"): vol.Any("any", vol.All(byte_value, vol.In([0x40, 0x80]))),
-    vol.Optional("board", default=1): vol.All(int, vol.Range(min=1, max=16)),
+    vol.Optional("board", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=16)),
     # Several boards on one RS485 bus: boards board..board+boards-1, each with its own pack.
-    vol.Optional("boards", default=1): vol.All(int, vol.Range(min=1, max=16)),
+    vol.Optional("boards", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=16)),
     vol.Optional("faults", default=[]): [vol.All(str, _fault_name)],
     vol.Optional("capacity_ah", default=100.0): vol.All(vol.Coerce(float), vol.Range(min=1, max=10000)),
     vol.Optional("soc", default=60.0): vol.All(vol.Coerce(float), vol.Range(min=0, max=100)),
     vol.Optional("seed"): int,
-    vol.Optional("pace", default=False): bool,
-    vol.Optional("all_cell_frames", default=False): bool,
-    vol.Optional("invert_current", default=False): bool,
+    vol.Optional("pace", default=False): vol.Boolean(),
+    vol.Optional("all_cell_frames", default=False): vol.Boolean(),
+    vol.Optional("invert_current", default=False): vol.Boolean(),
 }
 
 

@@ -55,15 +55,15 @@ BATTERY_SCHEMA: dict[Any, Any] = {
     vol.Required("address"): ble_address,
     # auto tries D2, then 0x81, then A5 (daly.md §0); naming it skips the probing.
     vol.Optional("protocol", default="auto"): vol.In(["auto", "a5", "d2", "x81"]),
-    vol.Optional("board", default=1): vol.All(int, vol.Range(min=1, max=15)),
+    vol.Optional("board", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=15)),
     vol.Optional("timeout", default=2.0): _seconds(0.1, 30),  # per answer
-    vol.Optional("retries", default=2): vol.All(int, vol.Range(min=0, max=10)),
+    vol.Optional("retries", default=2): vol.All(vol.Coerce(int), vol.Range(min=0, max=10)),
     vol.Optional("current_sign", default="auto"): vol.In(["auto", "charge_positive", "discharge_positive"]),
     vol.Optional("registers", default=62): vol.All(vol.Coerce(int), vol.In([62, 80])),  # D2 status block
     # Ping after this many idle seconds so the module keeps the connection; null: never.
     vol.Optional("keep_alive", default=None): vol.Any(None, _seconds(1, 3600)),
     # Disconnect after every poll, so the vendor's phone app can connect in between.
-    vol.Optional("release", default=False): bool,
+    vol.Optional("release", default=False): vol.Boolean(),
     vol.Optional("scan_timeout", default=10.0): _seconds(0.5, 120),
     vol.Optional("connect_timeout", default=15.0): _seconds(1, 120),
     # "fake": a daly_ble simulator of this hub instead of the radio (demos and tests).
@@ -80,19 +80,21 @@ SIMULATOR_SCHEMA: dict[Any, Any] = {
     vol.Required("address"): ble_address,
     vol.Optional("name"): str,  # default DL-<MAC hex>
     vol.Optional("protocol", default="d2"): vol.In(list(PROTOCOLS)),
-    vol.Optional("cells", default=16): vol.All(int, vol.Range(min=1, max=32)),
-    vol.Optional("temps", default=2): vol.All(int, vol.Range(min=0, max=8)),
-    vol.Optional("board", default=1): vol.All(int, vol.Range(min=1, max=15)),
+    vol.Optional("cells", default=16): vol.All(vol.Coerce(int), vol.Range(min=1, max=32)),
+    vol.Optional("temps", default=2): vol.All(vol.Coerce(int), vol.Range(min=0, max=8)),
+    vol.Optional("board", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=15)),
     vol.Optional("soc", default=60.0): vol.All(vol.Coerce(float), vol.Range(min=0, max=100)),
     vol.Optional("capacity_ah", default=100.0): vol.All(vol.Coerce(float), vol.Range(min=1, max=6500)),
     vol.Optional("seed"): int,
-    vol.Optional("rssi", default=-60): vol.All(int, vol.Range(min=-127, max=20)),
-    vol.Optional("manufacturer_id", default=0x0302): vol.Any(None, vol.All(int, vol.Range(min=0, max=0xFFFF))),
-    vol.Optional("mtu", default=20): vol.All(int, vol.Range(min=1, max=512)),
-    vol.Optional("notify_not_permitted", default=False): bool,
-    vol.Optional("bad_echoes", default=0): vol.All(int, vol.Range(min=0)),
+    vol.Optional("rssi", default=-60): vol.All(vol.Coerce(int), vol.Range(min=-127, max=20)),
+    vol.Optional("manufacturer_id", default=0x0302): vol.Any(
+        None, vol.All(vol.Coerce(int), vol.Range(min=0, max=0xFFFF))
+    ),
+    vol.Optional("mtu", default=20): vol.All(vol.Coerce(int), vol.Range(min=1, max=512)),
+    vol.Optional("notify_not_permitted", default=False): vol.Boolean(),
+    vol.Optional("bad_echoes", default=0): vol.All(vol.Coerce(int), vol.Range(min=0)),
     # Cloud mode: the module neither advertises nor accepts connections (daly.md §3.4).
-    vol.Optional("cloud_mode", default=False): bool,
+    vol.Optional("cloud_mode", default=False): vol.Boolean(),
 }
 
 

@@ -39,10 +39,10 @@ BATTERY_SCHEMA: dict[Any, Any] = {
     # Any python-can interface name: socketcan, slcan, pcan, kvaser, virtual, ...
     vol.Optional("interface", default="socketcan"): vol.All(str, vol.Length(min=1)),
     vol.Required("channel"): vol.All(str, vol.Length(min=1)),
-    vol.Optional("bitrate", default=BITRATE): vol.All(int, vol.Range(min=5_000, max=1_000_000)),
+    vol.Optional("bitrate", default=BITRATE): vol.All(vol.Coerce(int), vol.Range(min=5_000, max=1_000_000)),
     vol.Optional("board", default=1): _board,
     vol.Optional("timeout", default=0.5): vol.All(vol.Coerce(float), vol.Range(min=0.05, max=10)),
-    vol.Optional("retries", default=2): vol.All(int, vol.Range(min=0, max=10)),
+    vol.Optional("retries", default=2): vol.All(vol.Coerce(int), vol.Range(min=0, max=10)),
     vol.Optional("current_sign", default="auto"): vol.In(["auto", "charge_positive", "discharge_positive"]),
     vol.Optional("rated_capacity_ah"): vol.All(vol.Coerce(float), vol.Range(min=0.1)),
     # Interface-specific keyword arguments for can.Bus, e.g. tty_baudrate or sleep_after_open (slcan).
@@ -54,19 +54,19 @@ SIMULATOR_SCHEMA: dict[Any, Any] = {
     vol.Optional("interface", default="virtual"): vol.All(str, vol.Length(min=1)),
     vol.Optional("channel"): vol.All(str, vol.Length(min=1)),
     vol.Optional("link"): vol.All(str, vol.Length(min=1)),
-    vol.Optional("bitrate", default=BITRATE): vol.All(int, vol.Range(min=5_000, max=1_000_000)),
+    vol.Optional("bitrate", default=BITRATE): vol.All(vol.Coerce(int), vol.Range(min=5_000, max=1_000_000)),
     vol.Optional("options", default={}): {str: _SCALAR},
     vol.Optional("board", default=1): _board,
     # Several boards on one bus: board, board+1, ..., each with its own pack.
-    vol.Optional("boards", default=1): vol.All(int, vol.Range(min=1, max=16)),
-    vol.Optional("cells", default=16): vol.All(int, vol.Range(min=1, max=48)),
-    vol.Optional("temps", default=2): vol.All(int, vol.Range(min=0, max=16)),
+    vol.Optional("boards", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=16)),
+    vol.Optional("cells", default=16): vol.All(vol.Coerce(int), vol.Range(min=1, max=48)),
+    vol.Optional("temps", default=2): vol.All(vol.Coerce(int), vol.Range(min=0, max=16)),
     vol.Optional("capacity_ah", default=100.0): vol.All(vol.Coerce(float), vol.Range(min=1, max=10000)),
     vol.Optional("soc", default=60.0): vol.All(vol.Coerce(float), vol.Range(min=0, max=100)),
     vol.Optional("seed"): int,
     vol.Optional("faults", default=[]): [_fault_name],
-    vol.Optional("all_cell_frames", default=False): bool,
-    vol.Optional("invert_current", default=False): bool,
+    vol.Optional("all_cell_frames", default=False): vol.Boolean(),
+    vol.Optional("invert_current", default=False): vol.Boolean(),
 }
 
 

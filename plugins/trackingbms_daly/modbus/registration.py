@@ -30,10 +30,10 @@ BATTERY_SCHEMA: dict[Any, Any] = {
     vol.Required("port"): device_path,
     # d2: address 0xD2 both ways; x81: request 0x80 + board, answer 0x50 + board; auto tries d2 then x81.
     vol.Optional("protocol", default="auto"): vol.In(["auto", "d2", "x81"]),
-    vol.Optional("board", default=1): vol.All(int, vol.Range(min=1, max=MAX_BOARD)),
-    vol.Optional("baudrate", default=9600): vol.All(int, vol.Range(min=1200, max=115200)),
+    vol.Optional("board", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=MAX_BOARD)),
+    vol.Optional("baudrate", default=9600): vol.All(vol.Coerce(int), vol.Range(min=1200, max=115200)),
     vol.Optional("timeout", default=0.5): vol.All(vol.Coerce(float), vol.Range(min=0.05, max=10)),
-    vol.Optional("retries", default=2): vol.All(int, vol.Range(min=0, max=10)),
+    vol.Optional("retries", default=2): vol.All(vol.Coerce(int), vol.Range(min=0, max=10)),
     # Pause in seconds between one answer and the next request on the (shared) port.
     vol.Optional("request_gap", default=0.0): vol.All(vol.Coerce(float), vol.Range(min=0, max=2)),
     # D2 and 0x81 devices send charge as positive; "auto" also follows the BMS's status register.

@@ -31,18 +31,18 @@ def _fault_name(value: str) -> str:
 SIMULATOR_SCHEMA: dict[Any, Any] = {
     vol.Required("link"): str,
     vol.Optional("protocol", default="d2"): vol.In(list(FAMILIES)),
-    vol.Optional("cells", default=16): vol.All(int, vol.Range(min=1, max=48)),
-    vol.Optional("temps", default=2): vol.All(int, vol.Range(min=0, max=8)),
-    vol.Optional("board", default=1): vol.All(int, vol.Range(min=1, max=MAX_BOARD)),
+    vol.Optional("cells", default=16): vol.All(vol.Coerce(int), vol.Range(min=1, max=48)),
+    vol.Optional("temps", default=2): vol.All(vol.Coerce(int), vol.Range(min=0, max=8)),
+    vol.Optional("board", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=MAX_BOARD)),
     # 0x81 multi-drop: boards board..board+boards-1 on one line, each with its own pack.
-    vol.Optional("boards", default=1): vol.All(int, vol.Range(min=1, max=MAX_BOARD)),
+    vol.Optional("boards", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=MAX_BOARD)),
     vol.Optional("faults", default=[]): [vol.All(str, _fault_name)],
     vol.Optional("capacity_ah", default=100.0): vol.All(vol.Coerce(float), vol.Range(min=1, max=6500)),
     vol.Optional("soc", default=60.0): vol.All(vol.Coerce(float), vol.Range(min=0, max=100)),
     vol.Optional("seed"): int,
-    vol.Optional("pace", default=False): bool,
-    vol.Optional("invert_current", default=False): bool,
-    vol.Optional("mos_sensor", default=True): bool,
+    vol.Optional("pace", default=False): vol.Boolean(),
+    vol.Optional("invert_current", default=False): vol.Boolean(),
+    vol.Optional("mos_sensor", default=True): vol.Boolean(),
 }
 
 
