@@ -32,6 +32,27 @@ CASES = {
           - {{id: pack, driver: daly_can, interface: virtual, channel: e2e-{channel}, board: 2, poll_interval: 0.3}}
           - {{id: other, driver: daly_can, interface: virtual, channel: e2e-{channel}, board: 1, poll_interval: 0.3}}
     """,
+    "a5-can-slcan": """
+        simulators: [{{kind: daly_can, interface: slcan-pty, link: sim/slcan, cells: 9, temps: 2, seed: 1}}]
+        batteries:
+          - {{id: pack, driver: daly_can, interface: slcan, channel: sim/slcan, poll_interval: 0.3,
+              options: {{sleep_after_open: 0}}}}
+    """,
+    "a5-ble": """
+        daly: {{ble_backend: fake}}
+        simulators: [{{kind: daly_ble, address: "40:D6:3C:00:00:01", protocol: a5, cells: 9, temps: 2, seed: 1}}]
+        batteries: [{{id: pack, driver: daly_ble, address: "40:D6:3C:00:00:01", backend: fake, poll_interval: 0.3}}]
+    """,
+    "d2-ble": """
+        daly: {{ble_backend: fake}}
+        simulators: [{{kind: daly_ble, address: "40:D6:3C:00:00:02", protocol: d2, cells: 9, temps: 2, seed: 1}}]
+        batteries: [{{id: pack, driver: daly_ble, address: "40:D6:3C:00:00:02", backend: fake, poll_interval: 0.3}}]
+    """,
+    "x81-ble": """
+        daly: {{ble_backend: fake}}
+        simulators: [{{kind: daly_ble, address: "40:D6:3C:00:00:03", protocol: x81, cells: 9, temps: 2, seed: 1}}]
+        batteries: [{{id: pack, driver: daly_ble, address: "40:D6:3C:00:00:03", backend: fake, poll_interval: 0.3}}]
+    """,
     "d2-serial": """
         simulators: [{{kind: daly_modbus, protocol: d2, link: sim/d2, cells: 9, temps: 2, seed: 1}}]
         batteries: [{{id: pack, driver: daly_modbus, port: sim/d2, poll_interval: 0.3}}]
