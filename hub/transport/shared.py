@@ -20,6 +20,8 @@ class SharedPort:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Half-duplex buses need a pause between one board's answer and the next request (daly.md §1.7).
     gap: float = 0.0
+    # The longest fixed gap any battery on this port asked for; an adaptive gap never goes below it.
+    floor: float = 0.0
     _last_release: float = 0.0
 
     @contextlib.asynccontextmanager
@@ -51,6 +53,7 @@ class PortRegistry:
             port = SharedPort(SerialLink(url, baudrate), gap=gap)
             self._ports[url] = port
         port.gap = max(port.gap, gap)
+        port.floor = max(port.floor, gap)
         port.users += 1
         return port
 

@@ -100,8 +100,8 @@ class DalyA5Driver:
             self.port = self.context.ports.acquire(
                 self.options.port, self.options.baudrate, self.options.request_gap or 0.0
             )
-            if self.options.capture:
-                # Everything on this port, so a bug report can be replayed (simulate replay).
+            if self.options.capture and self.port.link.capture is None:
+                # Everything on this port (shared by its batteries), so a bug report can be replayed.
                 self.capture = Capture(self.context.data_dir / "captures" / f"{self.config.id}.jsonl")
                 self.port.link.capture = self.capture.record
         async with self.port.exchange():
@@ -192,12 +192,13 @@ class DalyA5Driver:
         if self.options.request_gap is not None or self.port is None:
             return
         if not success:
-            self.port.gap = min(MAX_AUTO_GAP, max(0.01, self.port.gap * 2))
+            self.port.gap = min(MAX_AUTO_GAP, max(0.01, self.port.floor, self.port.gap * 2))
             self._clean_exchanges = 0
             return
         self._clean_exchanges += 1
         if self._clean_exchanges >= 100 and self.port.gap > 0:
-            self.port.gap = self.port.gap / 2 if self.port.gap > 0.005 else 0.0
+            halved = self.port.gap / 2 if self.port.gap > 0.005 else 0.0
+            self.port.gap = max(self.port.floor, halved)
             self._clean_exchanges = 0
 
     def _wanted(self, frame: A5Frame, data_id: int) -> bool:
