@@ -23,6 +23,7 @@ from hub.batteries import battery_config
 from hub.config import ConfigError, load_config
 from hub.config.loader import render_entries
 from hub.core import DEFAULT_CONFIG, Hub
+from hub.export import add_export_command
 from hub.plugins import PluginManager
 from hub.scan import Found, candidate_ports, discover, scan_ports
 from hub.specs import DataError, DriverContext, LinkError
@@ -264,6 +265,7 @@ def build_parser(manager: PluginManager) -> argparse.ArgumentParser:
     configure.add_argument("value", nargs="?", default=None, help="on/off for MOSFETs, 0-100 for soc")
     configure.add_argument("--url", default="http://127.0.0.1:8080", help="the running hub")
     configure.set_defaults(func=cmd_configure)
+    add_export_command(commands)
     _driver_commands(commands, manager)
     return parser
 

@@ -23,6 +23,7 @@ from hub.registry import Health, ServiceRegistry
 from hub.specs import DriverContext, Simulator
 from hub.storage.base import DEFAULT_TENANT, Storage, TenantStore
 from hub.storage.recorder import Recorder
+from hub.storage.retention import Retention
 from hub.storage.sqlite import SQLiteStorage
 
 _LOGGER = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class Hub:
                 self.registry.set_health(f"plugin.{info.name}", Health.FAILED, info.error)
 
     async def _start_storage(self, config: dict[str, Any]) -> None:
-        self.storage = SQLiteStorage(self.data_dir / config["path"])
+        self.storage = SQLiteStorage(self.data_dir / config["path"], retention=Retention.from_config(config))
         await self.storage.open()
         self.registry.register("core.storage", "core", Health.OK)
         self.recorder = Recorder(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from hub.reading import Reading, utc_now
+from hub.storage.rollups import Bucket, Sample
 
 DEFAULT_TENANT = "default"
 
@@ -94,6 +95,34 @@ class TenantStore(abc.ABC):
     async def history(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
         """Readings in [start, end], oldest first, at most ``limit`` (the newest ones)."""
 
+    @abc.abstractmethod
+    async def data_start(self, battery_id: str) -> dict[str, datetime]:
+        """The oldest row per table holding any: ``raw`` (reading time) and each rollup class (bucket start)."""
+
+    @abc.abstractmethod
+    async def count_rows(self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None) -> int:
+        """Rows of ``raw`` readings or of a rollup class (by bucket start) in [start, end]."""
+
+    @abc.abstractmethod
+    def iter_samples(
+        self, battery_id: str, start: datetime | None, end: datetime | None, chunk: int = 5000
+    ) -> AsyncIterator[list[Sample]]:
+        """Raw readings in [start, end] reduced to their metrics, oldest first, ``chunk`` at a time."""
+
+    @abc.abstractmethod
+    def iter_buckets(
+        self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None, chunk: int = 5000
+    ) -> AsyncIterator[list[Bucket]]:
+        """Rollup buckets of a class whose start lies in [start, end], oldest first, ``chunk`` at a time."""
+
+    @abc.abstractmethod
+    async def rebuild_rollups(self, battery_id: str, start: datetime | None = None, end: datetime | None = None) -> int:
+        """Recompute every class's buckets over [start, end] from the raw readings still stored.
+
+        Buckets before the oldest stored reading are left as they are. Returns the number of
+        5-minute buckets written.
+        """
+
 
 class Storage(abc.ABC):
     """A backend: lifecycle, migrations and tenant scopes."""
@@ -113,3 +142,9 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def for_tenant(self, tenant_id: str) -> TenantStore:
         """A scope for one tenant's data."""
+
+    @abc.abstractmethod
+    async def prune(self, cutoffs: Mapping[str, datetime], chunk: int = 5000) -> dict[str, int]:
+        """Delete rows older than their class's cutoff (``raw`` or a rollup class), ``chunk`` rows per
+        transaction; rows deleted per class. Retention is maintenance over every tenant alike: it
+        reads no data and returns only counts."""

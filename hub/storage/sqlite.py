@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -13,8 +16,13 @@ from typing import Any
 import aiosqlite
 
 from hub.reading import Reading, utc_now
+from hub.storage import sqlite_rollups as rollup_sql
 from hub.storage.base import AuditEntry, BatteryRecord, Storage, StorageError, TenantStore
 from hub.storage.packing import COLUMNS, from_row, pack_rows, to_millis
+from hub.storage.retention import Pruner, Retention
+from hub.storage.rollups import BY_NAME, FIVE_MIN, Bucket, Sample, from_millis
+
+_LOGGER = logging.getLogger(__name__)
 
 _MIGRATIONS_PACKAGE = "hub.storage.migrations.sqlite"
 _SELECT = ", ".join(f"r.{c}" for c in COLUMNS)
@@ -35,11 +43,23 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 class SQLiteStorage(Storage):
-    """All data in one SQLite file."""
+    """All data in one SQLite file.
 
-    def __init__(self, path: Path) -> None:
+    ``retention`` starts a background pruner with the storage; ``read_only`` opens an existing
+    file without migrating or writing (offline export while the hub may be running).
+    """
+
+    def __init__(self, path: Path, *, retention: Retention | None = None, read_only: bool = False) -> None:
         self.path = path
+        self.retention = retention
+        self.read_only = read_only
+        self.pruner: Pruner | None = None
         self._db: aiosqlite.Connection | None = None
+        # One transaction at a time on the shared connection: a commit must never take along
+        # another task's half-done writes.
+        self._write_lock = asyncio.Lock()
+        # Newest stored reading per battery_pk: the start of the next energy interval.
+        self.newest: dict[int, Sample] = {}
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -49,15 +69,26 @@ class SQLiteStorage(Storage):
         return self._db
 
     async def open(self) -> None:
+        if self.read_only:
+            if not self.path.is_file():
+                raise StorageError(f"no database at {self.path}")
+            self._db = await aiosqlite.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = await aiosqlite.connect(self.path)
         # WAL lets the API read while the recorder writes; NORMAL is durable across app crashes.
         await self.db.execute("PRAGMA journal_mode=WAL")
         await self.db.execute("PRAGMA synchronous=NORMAL")
         await self.db.execute("PRAGMA foreign_keys=ON")
-        await self._migrate()
+        applied = await self._migrate()
+        if 4 in applied:
+            await self._backfill_rollups()
+        if self.retention is not None:
+            self.pruner = Pruner(self, self.retention)
+            self.pruner.start()
 
-    async def _migrate(self) -> None:
+    async def _migrate(self) -> list[int]:
+        applied = []
         await self.db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
@@ -71,6 +102,69 @@ class SQLiteStorage(Storage):
                 f"BEGIN;\n{sql}\nINSERT INTO schema_migrations VALUES "
                 f"({version}, '{name}', '{utc_now().isoformat()}');\nCOMMIT;"
             )
+            applied.append(version)
+        return applied
+
+    async def _backfill_rollups(self) -> None:
+        """Roll up the readings stored before migration 004 (once, at the upgrade)."""
+        async with self.db.execute("SELECT DISTINCT battery_pk FROM readings") as cur:
+            pks = [int(row[0]) for row in await cur.fetchall()]
+        for pk in pks:
+            _LOGGER.info("Building rollups of battery #%d from its stored readings (runs once)", pk)
+            await self.rebuild(pk, None, None)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, what: str) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection for one write transaction: committed at the end, rolled back on any error."""
+        async with self._write_lock:
+            try:
+                yield self.db
+                await self.db.commit()
+            except BaseException as err:
+                await self.db.rollback()
+                if isinstance(err, sqlite3.Error):
+                    raise StorageError(f"SQLite {what} failed: {err}") from err
+                raise
+
+    async def rebuild(self, battery_pk: int, lo: int | None, hi: int | None) -> int:
+        """Rebuild a battery's rollups over [lo, hi] (ms, None = all), clamped to its stored readings,
+        one day per transaction so writers are never held up for long."""
+        bounds = await rollup_sql.raw_bounds(self.db, battery_pk)
+        if bounds is None:
+            return 0
+        start = max(FIVE_MIN.floor(bounds[0]), lo if lo is not None else bounds[0])
+        end = min(bounds[1], hi if hi is not None else bounds[1]) + 1
+        written = 0
+        for window in rollup_sql.rebuild_windows(start, end) if start < end else []:
+            async with self.transaction("rollup rebuild") as db:
+                written += await rollup_sql.rebuild_window(db, battery_pk, *window)
+            await asyncio.sleep(0)
+        return written
+
+    async def prune(self, cutoffs: Mapping[str, datetime], chunk: int = 5000) -> dict[str, int]:
+        unknown = set(cutoffs) - {rollup_sql.RAW, *BY_NAME}
+        if unknown:
+            raise ValueError(f"unknown storage classes {sorted(unknown)}")
+        async with self.db.execute("SELECT pk FROM batteries ORDER BY pk") as cur:
+            pks = [int(row[0]) for row in await cur.fetchall()]
+        result = dict.fromkeys(cutoffs, 0)
+        for pk in pks:
+            for name, cutoff in cutoffs.items():
+                result[name] += await self._prune_class(pk, name, to_millis(cutoff), chunk)
+        return result
+
+    async def _prune_class(self, battery_pk: int, name: str, cutoff: int, chunk: int) -> int:
+        total = 0
+        while True:
+            async with self.transaction("prune") as db:
+                if name == rollup_sql.RAW:
+                    deleted = await rollup_sql.prune_readings(db, battery_pk, cutoff, chunk)
+                else:
+                    deleted = await rollup_sql.prune_rollups(db, battery_pk, name, cutoff, chunk)
+            total += deleted
+            if deleted < chunk:
+                return total
+            await asyncio.sleep(0)  # let the recorder and API in between chunks
 
     async def schema_version(self) -> int:
         async with self.db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cur:
@@ -78,6 +172,9 @@ class SQLiteStorage(Storage):
         return int(row[0]) if row else 0
 
     async def close(self) -> None:
+        if self.pruner is not None:
+            await self.pruner.stop()
+            self.pruner = None
         if self._db is not None:
             await self._db.close()
             self._db = None
@@ -94,13 +191,12 @@ class SQLiteTenantStore(TenantStore):
         self.tenant_id = tenant_id
 
     async def ensure_battery(self, battery_id: str, name: str, driver: str) -> None:
-        db = self.storage.db
-        await db.execute(
-            "INSERT INTO batteries (tenant_id, id, name, driver, created_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, driver = excluded.driver",
-            (self.tenant_id, battery_id, name, driver, utc_now().isoformat()),
-        )
-        await db.commit()
+        async with self.storage.transaction("battery write") as db:
+            await db.execute(
+                "INSERT INTO batteries (tenant_id, id, name, driver, created_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, driver = excluded.driver",
+                (self.tenant_id, battery_id, name, driver, utc_now().isoformat()),
+            )
 
     async def batteries(self) -> list[BatteryRecord]:
         async with self.storage.db.execute(
@@ -109,14 +205,40 @@ class SQLiteTenantStore(TenantStore):
             return [BatteryRecord(*row) for row in await cur.fetchall()]
 
     async def write_readings(self, readings: Sequence[Reading]) -> None:
-        db = self.storage.db
         rows = pack_rows(self.tenant_id, readings)
-        try:
+        if not rows:
+            return
+        newest = self.storage.newest
+        async with self.storage.transaction("write") as db:
+            groups = rollup_sql.group_rows(rows, await self._pks({row[1] for row in rows}))
+            before = {pk: await rollup_sql.baseline(db, pk, newest.get(pk), s[0].ts) for pk, s in groups.items()}
             await db.executemany(_INSERT, rows)
-            await db.commit()
-        except sqlite3.Error as err:
-            await db.rollback()
-            raise StorageError(f"SQLite write failed: {err}") from err
+            # Rolled up in the same transaction: a reading counted as stored is also in the rollups.
+            for pk, samples in groups.items():
+                await rollup_sql.roll_up(db, pk, samples, *before[pk])
+        for pk, samples in groups.items():  # only once committed
+            prev = before[pk][0]
+            newest[pk] = samples[-1] if prev is None or samples[-1].ts >= prev.ts else prev
+
+    async def _pks(self, battery_ids: set[str]) -> dict[str, int]:
+        """Primary keys of this tenant's batteries; StorageError naming any that is not registered."""
+        ids = sorted(battery_ids)
+        async with self.storage.db.execute(
+            f"SELECT id, pk FROM batteries WHERE tenant_id = ? AND id IN ({', '.join('?' * len(ids))})",
+            (self.tenant_id, *ids),
+        ) as cur:
+            found = {str(row[0]): int(row[1]) for row in await cur.fetchall()}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise StorageError(f"SQLite write failed: unknown batteries {missing} in tenant {self.tenant_id!r}")
+        return found
+
+    async def _pk(self, battery_id: str) -> int | None:
+        async with self.storage.db.execute(
+            "SELECT pk FROM batteries WHERE tenant_id = ? AND id = ?", (self.tenant_id, battery_id)
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else int(row[0])
 
     async def load_state(self, battery_id: str, key: str) -> dict[str, Any] | None:
         async with self.storage.db.execute(
@@ -127,22 +249,16 @@ class SQLiteTenantStore(TenantStore):
         return None if row is None else dict(json.loads(row[0]))
 
     async def save_state(self, battery_id: str, key: str, value: dict[str, Any]) -> None:
-        db = self.storage.db
-        try:
+        async with self.storage.transaction("state write") as db:
             await db.execute(
                 "INSERT INTO battery_state (tenant_id, battery_id, key, value, updated_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (tenant_id, battery_id, key) DO UPDATE SET value = excluded.value, "
                 "updated_at = excluded.updated_at",
                 (self.tenant_id, battery_id, key, json.dumps(value), utc_now().isoformat()),
             )
-            await db.commit()
-        except sqlite3.Error as err:
-            await db.rollback()
-            raise StorageError(f"SQLite state write failed: {err}") from err
 
     async def add_audit(self, entry: AuditEntry) -> None:
-        db = self.storage.db
-        try:
+        async with self.storage.transaction("audit write") as db:
             await db.execute(
                 "INSERT INTO audit_log (tenant_id, ts, actor, source_ip, action, target, request, result, details) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -158,10 +274,6 @@ class SQLiteTenantStore(TenantStore):
                     json.dumps(entry.details, default=str),
                 ),
             )
-            await db.commit()
-        except sqlite3.Error as err:
-            await db.rollback()
-            raise StorageError(f"SQLite audit write failed: {err}") from err
 
     async def audit(self, limit: int, offset: int = 0, target: str | None = None) -> tuple[list[AuditEntry], int]:
         where, args = "tenant_id = ?", [self.tenant_id]
@@ -207,3 +319,54 @@ class SQLiteTenantStore(TenantStore):
             (self.tenant_id, battery_id, lo, hi, limit),
         ) as cur:
             return [from_row(battery_id, tuple(row)) for row in await cur.fetchall()]
+
+    async def data_start(self, battery_id: str) -> dict[str, datetime]:
+        pk = await self._pk(battery_id)
+        found = {} if pk is None else await rollup_sql.oldest(self.storage.db, pk)
+        return {name: from_millis(ms) for name, ms in found.items()}
+
+    async def count_rows(self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None) -> int:
+        pk = await self._pk(battery_id)
+        if pk is None:
+            return 0
+        return await rollup_sql.count(self.storage.db, pk, resolution, *_bounds(resolution, start, end))
+
+    async def iter_samples(
+        self, battery_id: str, start: datetime | None, end: datetime | None, chunk: int = 5000
+    ) -> AsyncIterator[list[Sample]]:
+        pk = await self._pk(battery_id)
+        lo, hi = _bounds(rollup_sql.RAW, start, end)
+        while pk is not None and lo <= hi:
+            samples = await rollup_sql.read_samples(self.storage.db, pk, lo, hi, chunk)
+            if samples:
+                yield samples
+            if len(samples) < chunk:
+                return
+            lo = samples[-1].ts + 1  # keyset paging: no cursor stays open across awaits
+
+    async def iter_buckets(
+        self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None, chunk: int = 5000
+    ) -> AsyncIterator[list[Bucket]]:
+        pk = await self._pk(battery_id)
+        lo, hi = _bounds(resolution, start, end)
+        while pk is not None and lo <= hi:
+            buckets = await rollup_sql.read_buckets(self.storage.db, pk, resolution, lo, hi, chunk)
+            if buckets:
+                yield buckets
+            if len(buckets) < chunk:
+                return
+            lo = buckets[-1].start + 1
+
+    async def rebuild_rollups(self, battery_id: str, start: datetime | None = None, end: datetime | None = None) -> int:
+        pk = await self._pk(battery_id)
+        if pk is None:
+            return 0
+        return await self.storage.rebuild(pk, to_millis(start) if start else None, to_millis(end) if end else None)
+
+
+def _bounds(resolution: str, start: datetime | None, end: datetime | None) -> tuple[int, int]:
+    """[lo, hi] in ms; for a rollup class lo is the start of the bucket holding ``start``."""
+    lo = to_millis(start) if start else 0
+    if resolution != rollup_sql.RAW:
+        lo = BY_NAME[resolution].floor(lo)  # KeyError for an unknown class
+    return lo, to_millis(end) if end else 2**62

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hub.batteries import Coordinator, LinkState
+from hub.export import render_csv
 from hub.reading import Reading, utc_now
+from hub.storage.history import AUTO, RAW, HistoryError, HistoryQuery, parse_fields, parse_resolution, run_history
 from hub.web import app as app_module
 from hub.web.envelope import ApiError, envelope
 from hub.web.params import int_param, time_param
@@ -107,17 +109,52 @@ async def data(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/bms/data/{id}/history")
 async def history(request: web.Request) -> web.Response:
-    """Stored readings between ``from`` and ``to`` (ISO-8601), oldest first, at most ``limit``."""
+    """History between ``from`` and ``to``: raw readings or rollups, at most ``points`` rows, JSON or CSV.
+
+    ``limit`` (the original parameter) still returns the newest ``limit`` full readings.
+    """
     hub = app_module.get_hub(request)
     battery_id = request.match_info["id"]
     _coordinator(hub, battery_id)
     start, end = time_param(request, "from"), time_param(request, "to")
     if start and end and start > end:
         raise ApiError(422, "from must not be after to", {"from": start.isoformat(), "to": end.isoformat()})
-    limit = int_param(request, "limit", 1000, 1, MAX_HISTORY)
-    readings = await hub.store.history(battery_id, start, end, limit)
-    meta = {"count": len(readings), "limit": limit, "truncated": len(readings) == limit}
-    return envelope(request, [r.to_dict() for r in readings], meta=meta)
+    as_csv = _wants_csv(request)
+    limit = int_param(request, "limit", 1000, 1, MAX_HISTORY) if "limit" in request.query else None
+    try:
+        query = HistoryQuery(
+            battery_id,
+            start,
+            end,
+            parse_resolution(request.query.get("resolution"), RAW if limit else AUTO),
+            int_param(request, "points", limit or 1000, 1, MAX_HISTORY),
+            parse_fields(request.query.get("fields")),
+            limit,
+            metrics_only=as_csv,
+        )
+        result = await run_history(hub.store, query, utc_now())
+    except HistoryError as err:
+        raise ApiError(422, err.message, err.details) from err
+    if not as_csv:
+        return envelope(request, result.data, meta=result.meta)
+    name = f"{battery_id}-{result.meta['resolution']}.csv"
+    return web.Response(
+        text=render_csv(result.data, result.fields, result.aggregated),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _wants_csv(request: web.Request) -> bool:
+    """``format=csv|json`` decides; without it, an Accept naming text/csv and not JSON."""
+    chosen = request.query.get("format")
+    if chosen not in (None, "", "csv", "json"):
+        raise ApiError(422, "format must be csv or json", {"format": chosen})
+    if chosen:
+        return chosen == "csv"
+    accept = request.headers.get("Accept", "")
+    return "text/csv" in accept and "application/json" not in accept
 
 
 @routes.get("/api/v1/bms/cells/{id}")

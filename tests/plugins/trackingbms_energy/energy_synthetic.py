@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.reading import CellExtreme, Reading
 from hub.storage.base import AuditEntry, BatteryRecord, StorageError, TenantStore
+from hub.storage.rollups import Bucket, Sample
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -114,4 +115,24 @@ class MemoryStore(TenantStore):
         raise NotImplementedError
 
     async def history(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
+        raise NotImplementedError
+
+    # The history/rollup queries are not used by the processors under test.
+    async def data_start(self, battery_id: str) -> dict[str, datetime]:
+        raise NotImplementedError
+
+    async def count_rows(self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None) -> int:
+        raise NotImplementedError
+
+    def iter_samples(
+        self, battery_id: str, start: datetime | None, end: datetime | None, chunk: int = 5000
+    ) -> AsyncIterator[list[Sample]]:
+        raise NotImplementedError
+
+    def iter_buckets(
+        self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None, chunk: int = 5000
+    ) -> AsyncIterator[list[Bucket]]:
+        raise NotImplementedError
+
+    async def rebuild_rollups(self, battery_id: str, start: datetime | None = None, end: datetime | None = None) -> int:
         raise NotImplementedError

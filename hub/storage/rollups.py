@@ -1,0 +1,267 @@
+"""Rollup classes, per-bucket statistics and energy integration (pure: no I/O).
+
+A rollup bucket keeps, for every metric, min / max / sum / count / last, plus the number of
+readings, the timestamp of the newest one and the energy charged and discharged in the bucket.
+Buckets merge exactly (min of mins, sums of sums, newest last), so a coarser class is the merge
+of the finer one and a bucket can be updated one batch at a time.
+
+Energy is the trapezoid of power between consecutive readings, power taken as linear between
+them; an interval longer than ``MAX_GAP_MS`` (or with a reading lacking power) adds nothing. An
+interval that crosses a 5-minute boundary is split there (power interpolated), so each bucket
+gets exactly the energy that flowed inside it and every coarser class is the sum of finer ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hub.storage.packing import to_millis, unpack_cells, unpack_temperatures
+
+METRICS = ("voltage", "current", "power", "soc", "cell_min", "cell_max", "cell_delta", "temperature_max")
+ENERGY = ("charged_wh", "discharged_wh")
+POWER = METRICS.index("power")
+STATS = ("min", "max", "sum", "count", "last")
+MAX_GAP_MS = 300_000
+MS_PER_HOUR = 3_600_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Values = tuple[float | None, ...]  # one value per metric, in METRICS order
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """A rollup class: fixed-width buckets (``width_ms``) or calendar months (width 0), in UTC."""
+
+    name: str
+    width_ms: int
+
+    @property
+    def nominal_ms(self) -> int:
+        """Average bucket width (a month counts as 1/12 of 365.25 days)."""
+        return self.width_ms or 2_629_800_000
+
+    def floor(self, ms: int) -> int:
+        """Start of the bucket holding ``ms``."""
+        if self.width_ms:
+            return ms - ms % self.width_ms
+        moment = _EPOCH + timedelta(milliseconds=ms)
+        return to_millis(datetime(moment.year, moment.month, 1, tzinfo=UTC))
+
+    def step(self, start: int, count: int = 1) -> int:
+        """Start of the bucket ``count`` buckets after the one starting at ``start``."""
+        if self.width_ms:
+            return start + count * self.width_ms
+        moment = _EPOCH + timedelta(milliseconds=start)
+        months = moment.year * 12 + moment.month - 1 + count
+        return to_millis(datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC))
+
+    def ceil(self, ms: int) -> int:
+        """Start of the first bucket starting at or after ``ms``."""
+        start = self.floor(ms)
+        return start if start == ms else self.step(start)
+
+
+FIVE_MIN = Resolution("5m", 300_000)
+CLASSES = (FIVE_MIN, Resolution("1h", 3_600_000), Resolution("1d", 86_400_000), Resolution("1mo", 0))
+BY_NAME = {c.name: c for c in CLASSES}
+
+
+def finer(resolution: Resolution) -> Resolution | None:
+    """The class a class is built from (None for 5-minute, which is built from raw readings)."""
+    index = CLASSES.index(resolution)
+    return CLASSES[index - 1] if index else None
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One raw reading reduced to its metrics; ``values`` in METRICS order."""
+
+    ts: int
+    values: Values
+
+    @property
+    def power(self) -> float | None:
+        """The reading's power (W), derived from voltage and current when it was not stored."""
+        return self.values[POWER]
+
+
+def _scaled(value: int | None, scale: float) -> float | None:
+    return None if value is None else value / scale
+
+
+def sample_from_columns(
+    ts: int, voltage: int | None, current: int | None, power: int | None, soc: int | None, cells: Any, temps: Any
+) -> Sample:
+    """A sample from packed columns, computed as ``packing.from_row`` + ``Reading.with_derived`` do."""
+    volts, amps = _scaled(voltage, 100), _scaled(current, 100)
+    watts = _scaled(power, 10)
+    if watts is None and volts is not None and amps is not None:
+        watts = round(volts * amps, 3)
+    cell_values = unpack_cells(cells)
+    low = min(cell_values) if cell_values else None
+    high = max(cell_values) if cell_values else None
+    delta = round(high - low, 4) if high is not None and low is not None else None
+    hottest = max((t.value for t in unpack_temperatures(temps)), default=None)
+    return Sample(ts, (volts, amps, watts, _scaled(soc, 10), low, high, delta, hottest))
+
+
+def _pick(a: float | None, b: float | None, smaller: bool) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b) if smaller else max(a, b)
+
+
+@dataclass(slots=True)
+class Bucket:
+    """Statistics of one bucket; lists are indexed like METRICS."""
+
+    start: int
+    n: int = 0
+    last_ts: int | None = None
+    charged_wh: float = 0.0
+    discharged_wh: float = 0.0
+    mins: list[float | None] = field(default_factory=lambda: [None] * len(METRICS))
+    maxs: list[float | None] = field(default_factory=lambda: [None] * len(METRICS))
+    sums: list[float] = field(default_factory=lambda: [0.0] * len(METRICS))
+    counts: list[int] = field(default_factory=lambda: [0] * len(METRICS))
+    lasts: list[float | None] = field(default_factory=lambda: [None] * len(METRICS))
+
+    def add(self, sample: Sample) -> None:
+        """Count one reading (readings may come in any order)."""
+        self.n += 1
+        newest = self.last_ts is None or sample.ts >= self.last_ts
+        for i, value in enumerate(sample.values):
+            if value is not None:
+                self.mins[i] = _pick(self.mins[i], value, True)
+                self.maxs[i] = _pick(self.maxs[i], value, False)
+                self.sums[i] += value
+                self.counts[i] += 1
+        if newest:
+            self.last_ts = sample.ts
+            self.lasts = list(sample.values)
+
+    def merge(self, other: Bucket) -> None:
+        """Fold another bucket's statistics into this one (the SQL upsert does the same)."""
+        self.n += other.n
+        self.charged_wh += other.charged_wh
+        self.discharged_wh += other.discharged_wh
+        for i in range(len(METRICS)):
+            self.mins[i] = _pick(self.mins[i], other.mins[i], True)
+            self.maxs[i] = _pick(self.maxs[i], other.maxs[i], False)
+            self.sums[i] += other.sums[i]
+            self.counts[i] += other.counts[i]
+        if other.last_ts is not None and (self.last_ts is None or other.last_ts >= self.last_ts):
+            self.last_ts = other.last_ts
+            self.lasts = list(other.lasts)
+
+    def mean(self, index: int) -> float | None:
+        """Mean of a metric over the bucket (None when no reading had it)."""
+        return self.sums[index] / self.counts[index] if self.counts[index] else None
+
+    def stat_values(self) -> list[Any]:
+        """Per-metric statistics flattened in column order (metric by metric, STATS order)."""
+        out: list[Any] = []
+        for i in range(len(METRICS)):
+            out += [self.mins[i], self.maxs[i], self.sums[i], self.counts[i], self.lasts[i]]
+        return out
+
+    @classmethod
+    def from_values(cls, start: int, head: Sequence[Any], stats: Sequence[Any]) -> Bucket:
+        """Inverse of (n, last_ts, charged, discharged) + :meth:`stat_values`."""
+        k = len(STATS)
+        return cls(
+            start,
+            int(head[0]),
+            head[1],
+            float(head[2]),
+            float(head[3]),
+            [stats[i * k] for i in range(len(METRICS))],
+            [stats[i * k + 1] for i in range(len(METRICS))],
+            [float(stats[i * k + 2]) for i in range(len(METRICS))],
+            [int(stats[i * k + 3]) for i in range(len(METRICS))],
+            [stats[i * k + 4] for i in range(len(METRICS))],
+        )
+
+
+def split_energy(p0: float, p1: float, ms: int) -> tuple[float, float]:
+    """Wh charged and discharged (both ≥ 0) while power goes linearly from p0 to p1 over ``ms``."""
+    hours = ms / MS_PER_HOUR
+    if p0 >= 0 and p1 >= 0:
+        return (p0 + p1) / 2 * hours, 0.0
+    if p0 <= 0 and p1 <= 0:
+        return 0.0, -(p0 + p1) / 2 * hours
+    zero = hours * p0 / (p0 - p1)  # hours from the first reading until power crosses zero
+    first, second = abs(p0) * zero / 2, abs(p1) * (hours - zero) / 2
+    return (first, second) if p0 > 0 else (second, first)
+
+
+def _integrate(buckets: dict[int, Bucket], prev: Sample, cur: Sample, window: tuple[int, int] | None) -> None:
+    """Add the energy between two consecutive readings to the 5-minute buckets it flowed in."""
+    p0, p1 = prev.power, cur.power
+    span = cur.ts - prev.ts
+    if p0 is None or p1 is None or span <= 0 or span > MAX_GAP_MS:
+        return
+    t, p = prev.ts, p0
+    while t < cur.ts:
+        start = FIVE_MIN.floor(t)
+        t_next = min(start + FIVE_MIN.width_ms, cur.ts)
+        p_next = p1 if t_next == cur.ts else p0 + (p1 - p0) * (t_next - prev.ts) / span
+        if window is None or window[0] <= start < window[1]:
+            charged, discharged = split_energy(p, p_next, t_next - t)
+            bucket = buckets.setdefault(start, Bucket(start))
+            bucket.charged_wh += charged
+            bucket.discharged_wh += discharged
+        t, p = t_next, p_next
+
+
+def aggregate(
+    samples: Iterable[Sample], prev: Sample | None = None, window: tuple[int, int] | None = None
+) -> dict[int, Bucket]:
+    """5-minute buckets of time-ordered samples; ``prev`` is the reading before the first one.
+
+    With a ``window`` [start, end) (5-minute aligned) only readings and energy inside it count;
+    pass the readings up to MAX_GAP_MS either side of it so intervals crossing its edges are split.
+    """
+    buckets: dict[int, Bucket] = {}
+    for sample in samples:
+        if window is None or window[0] <= sample.ts < window[1]:
+            start = FIVE_MIN.floor(sample.ts)
+            buckets.setdefault(start, Bucket(start)).add(sample)
+        if prev is not None:
+            _integrate(buckets, prev, sample, window)
+        prev = sample
+    return buckets
+
+
+def fold(buckets: Iterable[Bucket], resolution: Resolution) -> dict[int, Bucket]:
+    """Merge buckets of a finer class into buckets of ``resolution``."""
+    out: dict[int, Bucket] = {}
+    for bucket in buckets:
+        start = resolution.floor(bucket.start)
+        out.setdefault(start, Bucket(start)).merge(bucket)
+    return out
+
+
+def rollup_all(five_minute: dict[int, Bucket]) -> dict[str, dict[int, Bucket]]:
+    """Every class's buckets from 5-minute buckets."""
+    result = {FIVE_MIN.name: five_minute}
+    current = five_minute
+    for resolution in CLASSES[1:]:
+        current = fold(current.values(), resolution)
+        result[resolution.name] = current
+    return result
+
+
+def from_millis(ms: int) -> datetime:
+    """The aware UTC time of ms since the epoch (exact, unlike float seconds)."""
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def iso(ms: int) -> str:
+    """An ISO-8601 UTC timestamp ending in Z (as readings are serialized)."""
+    return from_millis(ms).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,94 @@
+"""Rollup classes, energy splitting, bucket merging, and writes sharing the connection."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hub.reading import Reading
+from hub.storage import DEFAULT_TENANT
+from hub.storage.packing import to_millis
+from hub.storage.rollups import BY_NAME, Bucket, Sample, aggregate, split_energy
+from hub.storage.sqlite import SQLiteStorage
+
+
+def ms(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
+    return to_millis(datetime(year, month, day, hour, minute, tzinfo=UTC))
+
+
+def test_calendar_months() -> None:
+    month = BY_NAME["1mo"]
+    assert month.floor(ms(2024, 2, 29, 23, 59)) == ms(2024, 2, 1)
+    assert month.step(ms(2024, 12, 1)) == ms(2025, 1, 1)
+    assert month.step(ms(2024, 1, 1), 14) == ms(2025, 3, 1)
+    assert month.ceil(ms(2024, 3, 1)) == ms(2024, 3, 1)
+    assert month.ceil(ms(2024, 3, 1) + 1) == ms(2024, 4, 1)
+    assert BY_NAME["1d"].floor(ms(2024, 3, 1, 17, 3)) == ms(2024, 3, 1)
+    assert BY_NAME["5m"].ceil(ms(2024, 3, 1, 17, 3)) == ms(2024, 3, 1, 17, 5)
+    assert BY_NAME["5m"].floor(ms(1969, 12, 31, 23, 58)) == ms(1969, 12, 31, 23, 55)
+
+
+def test_energy_split_at_the_zero_crossing() -> None:
+    hour = 3_600_000
+    assert split_energy(100, 300, hour) == (200, 0)
+    assert split_energy(-100, -300, hour) == (0, 200)
+    assert split_energy(100, -100, hour) == pytest.approx((25, 25))
+    assert split_energy(-300, 100, hour) == pytest.approx((12.5, 112.5))
+
+
+def test_an_interval_across_a_boundary_is_shared_by_time() -> None:
+    start = ms(2024, 3, 1, 10, 4)
+    buckets = aggregate(
+        [Sample(start, (None, None, 100.0) + (None,) * 5), Sample(start + 120_000, (None, None, 100.0) + (None,) * 5)]
+    )
+    assert sorted(buckets) == [ms(2024, 3, 1, 10, 0), ms(2024, 3, 1, 10, 5)]
+    assert [buckets[k].charged_wh for k in sorted(buckets)] == pytest.approx([100 / 60, 100 / 60])
+    longer = aggregate(
+        [Sample(start, (None, None, 1.0) + (None,) * 5), Sample(start + 300_001, (None, None, 1.0) + (None,) * 5)]
+    )
+    assert all(b.charged_wh == 0 for b in longer.values())  # more than 300 s apart: not integrated
+
+
+values = st.tuples(*[st.none() | st.floats(-1e6, 1e6, allow_nan=False)] * 8)
+
+
+@given(st.lists(st.tuples(st.integers(0, 10_000), values), min_size=1), st.integers(0, 20))
+def test_merging_parts_equals_adding_everything(samples: list[tuple[int, tuple[float | None, ...]]], cut: int) -> None:
+    whole, first, second = Bucket(0), Bucket(0), Bucket(0)
+    for i, (ts, vals) in enumerate(samples):
+        whole.add(Sample(ts, vals))
+        (first if i < cut else second).add(Sample(ts, vals))
+    first.merge(second)
+    assert (first.n, first.mins, first.maxs, first.counts) == (whole.n, whole.mins, whole.maxs, whole.counts)
+    assert first.sums == pytest.approx(whole.sums)
+    assert (first.last_ts, first.lasts) == (whole.last_ts, whole.lasts)  # of equal times, the later wins
+
+
+async def test_concurrent_writers_never_commit_each_others_halves(tmp_path: Path) -> None:
+    storage = SQLiteStorage(tmp_path / "hub.db")
+    await storage.open()
+    try:
+        store = storage.for_tenant(DEFAULT_TENANT)
+        await store.ensure_battery("pack", "Pack", "daly")
+        t0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+        async def readings(offset: int) -> None:
+            batch = [
+                Reading("pack", timestamp=t0 + timedelta(seconds=offset * 100 + s), voltage=50.0) for s in range(100)
+            ]
+            await store.write_readings(batch)
+
+        async def states(n: int) -> None:
+            await store.save_state("pack", f"k{n}", {"n": n})
+
+        await asyncio.gather(*(readings(i) for i in range(20)), *(states(i) for i in range(20)))
+        buckets = [b async for chunk in store.iter_buckets("pack", "1h", None, None) for b in chunk]
+        assert sum(b.n for b in buckets) == 2000 == await store.count_rows("pack", "raw", None, None)
+        assert await store.load_state("pack", "k7") == {"n": 7}
+    finally:
+        await storage.close()
