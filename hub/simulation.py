@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import bisect
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from hub.faults import Fault
 
 # LiFePO4 open-circuit voltage per cell against state of charge (%). Typical published
 # figures for LFP cells at 25 °C; the flat plateau between 20 % and 90 % is the point.
@@ -153,3 +157,52 @@ class PackModel:
             remaining_capacity_ah=round(self.capacity_ah * self._soc / 100.0, 1),
             rated_capacity_ah=self.capacity_ah,
         )
+
+
+def packs_for(options: Mapping[str, Any], count: int) -> list[PackModel]:
+    """One pack per simulated board from the keys every simulator shares (seeds differ per board)."""
+    seed = options.get("seed")
+    return [
+        PackModel(
+            cells=options.get("cells", 16),
+            temps=options.get("temps", 2),
+            capacity_ah=options.get("capacity_ah", 100.0),
+            soc=options.get("soc", 60.0),
+            seed=None if seed is None else seed + index,
+        )
+        for index in range(count)
+    ]
+
+
+def add_pack_arguments(parser: argparse.ArgumentParser, cells: str, temps: str) -> None:
+    """The simulator options every device simulator shares (pack, pacing, faults)."""
+    parser.add_argument("--cells", type=int, default=16, help=f"cells in series ({cells})")
+    parser.add_argument("--temps", type=int, default=2, help=f"temperature sensors ({temps})")
+    parser.add_argument("--capacity", type=float, default=100.0, help="capacity in Ah")
+    parser.add_argument("--soc", type=float, default=60.0, help="initial state of charge in %%")
+    parser.add_argument("--seed", type=int, help="random seed for reproducible packs")
+    parser.add_argument("--pace", action="store_true", help="send answers at the 9600 baud line rate")
+    parser.add_argument("--invert-current", action="store_true", help="send discharge as positive current")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="FAULT",
+        help=f"inject a fault for every answer; one of: {', '.join(f.value for f in Fault)}",
+    )
+
+
+def pack_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The shared options as ``simulators`` entry keys (see add_pack_arguments)."""
+    entry: dict[str, Any] = {
+        "cells": args.cells,
+        "temps": args.temps,
+        "capacity_ah": args.capacity,
+        "soc": args.soc,
+        "pace": args.pace,
+        "invert_current": args.invert_current,
+        "faults": args.fault,
+    }
+    if args.seed is not None:
+        entry["seed"] = args.seed
+    return entry

@@ -12,7 +12,7 @@ import voluptuous as vol
 
 from hub.config.schema import byte_value
 from hub.faults import Fault
-from hub.simulation import PackModel
+from hub.simulation import add_pack_arguments, pack_options_from_args, packs_for
 from hub.transport.pty_device import PtyDevice
 from trackingbms_daly.a5.device import DalyA5Device
 from trackingbms_daly.a5.framing import A5Frame, A5Framer
@@ -78,25 +78,17 @@ def create(options: Mapping[str, Any], base_dir: Path) -> DalySimulator:
         link = base_dir / link
     address = options.get("address", "any")
     hosts = frozenset({0x40, 0x80}) if address == "any" else frozenset({int(address)})
-    seed = options.get("seed")
-    devices = []
-    for offset in range(options.get("boards", 1)):
-        pack = PackModel(
-            cells=options["cells"],
-            temps=options["temps"],
-            capacity_ah=options["capacity_ah"],
-            soc=options["soc"],
-            seed=None if seed is None else seed + offset,
+    packs = packs_for(options, options.get("boards", 1))
+    devices = [
+        DalyA5Device(
+            pack,
+            board=options["board"] + offset,
+            host_addresses=hosts,
+            all_cell_frames=options["all_cell_frames"],
+            invert_current=options["invert_current"],
         )
-        devices.append(
-            DalyA5Device(
-                pack,
-                board=options["board"] + offset,
-                host_addresses=hosts,
-                all_cell_frames=options["all_cell_frames"],
-                invert_current=options["invert_current"],
-            )
-        )
+        for offset, pack in enumerate(packs)
+    ]
     simulator = DalySimulator(link, devices, pace_baudrate=9600 if options["pace"] else None)
     for fault in options.get("faults", []):
         simulator.faults.inject(fault)
@@ -106,43 +98,22 @@ def create(options: Mapping[str, Any], base_dir: Path) -> DalySimulator:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``trackingbms simulate daly``."""
     parser.add_argument("--link", required=True, help="where to symlink the pseudo-terminal")
-    parser.add_argument("--cells", type=int, default=16, help="cells in series (1-48)")
-    parser.add_argument("--temps", type=int, default=2, help="temperature sensors (0-16)")
+    add_pack_arguments(parser, cells="1-48", temps="0-16")
     parser.add_argument("--address", default="any", help="host address answered: 0x40, 0x80 or any")
     parser.add_argument("--board", type=int, default=1, help="RS485 board number (1-16)")
-    parser.add_argument("--capacity", type=float, default=100.0, help="capacity in Ah")
-    parser.add_argument("--soc", type=float, default=60.0, help="initial state of charge in %%")
-    parser.add_argument("--seed", type=int, help="random seed for reproducible packs")
-    parser.add_argument("--pace", action="store_true", help="send answers at the 9600 baud line rate")
-    parser.add_argument("--all-cell-frames", action="store_true", help="answer 0x95 with all 16 frames")
-    parser.add_argument("--invert-current", action="store_true", help="send discharge as positive current")
     parser.add_argument("--boards", type=int, default=1, help="boards on this RS485 bus (numbered from --board)")
-    parser.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        metavar="FAULT",
-        help=f"inject a fault for every answer; one of: {', '.join(f.value for f in Fault)}",
-    )
+    parser.add_argument("--all-cell-frames", action="store_true", help="answer 0x95 with all 16 frames")
 
 
 def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Map CLI options to a validated ``simulators`` entry."""
     entry = {
         "link": args.link,
-        "cells": args.cells,
-        "temps": args.temps,
+        **pack_options_from_args(args),
         "address": args.address,
         "board": args.board,
-        "capacity_ah": args.capacity,
-        "soc": args.soc,
-        "pace": args.pace,
-        "all_cell_frames": args.all_cell_frames,
-        "invert_current": args.invert_current,
         "boards": args.boards,
-        "faults": args.fault,
+        "all_cell_frames": args.all_cell_frames,
     }
-    if args.seed is not None:
-        entry["seed"] = args.seed
     result: dict[str, Any] = vol.Schema(SIMULATOR_SCHEMA)(entry)
     return result

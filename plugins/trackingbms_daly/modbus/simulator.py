@@ -11,7 +11,7 @@ from typing import Any
 import voluptuous as vol
 
 from hub.faults import Fault
-from hub.simulation import PackModel
+from hub.simulation import add_pack_arguments, pack_options_from_args, packs_for
 from hub.transport.pty_device import PtyDevice
 from trackingbms_daly.modbus.device import FAMILIES, DalyModbusDevice, request_addresses
 from trackingbms_daly.modbus.framing import MAX_BOARD, WRITE_SINGLE, ModbusFrame, ModbusFramer, Role
@@ -90,24 +90,16 @@ def create(options: Mapping[str, Any], base_dir: Path) -> DalyModbusSimulator:
         raise ValueError("D2 boards all answer from 0xD2; use protocol x81 for several boards on one line")
     if first + boards - 1 > MAX_BOARD:
         raise ValueError(f"boards {first}..{first + boards - 1} go beyond board {MAX_BOARD}")
-    seed = options.get("seed")
-    devices = []
-    for offset in range(boards):
-        pack = PackModel(
-            cells=options.get("cells", 16),
-            temps=options.get("temps", 2),
-            capacity_ah=options.get("capacity_ah", 100.0),
-            soc=options.get("soc", 60.0),
-            seed=None if seed is None else seed + offset,
-        )
-        device = DalyModbusDevice(
+    devices = [
+        DalyModbusDevice(
             pack,
             family,
             board=first + offset,
             invert_current=options.get("invert_current", False),
             mos_sensor=options.get("mos_sensor", True),
         )
-        devices.append(device)
+        for offset, pack in enumerate(packs_for(options, boards))
+    ]
     simulator = DalyModbusSimulator(link, devices, pace_baudrate=9600 if options.get("pace") else None)
     for fault in options.get("faults", []):
         simulator.faults.inject(fault)
@@ -118,23 +110,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``trackingbms simulate daly_modbus``."""
     parser.add_argument("--link", required=True, help="where to symlink the pseudo-terminal")
     parser.add_argument("--protocol", choices=FAMILIES, default="d2", help="d2 or x81 (0x81/0x51)")
-    parser.add_argument("--cells", type=int, default=16, help="cells in series (d2: 1-32, x81: 1-48)")
-    parser.add_argument("--temps", type=int, default=2, help="temperature sensors (0-8)")
+    add_pack_arguments(parser, cells="d2: 1-32, x81: 1-48", temps="0-8")
     parser.add_argument("--board", type=int, default=1, help="x81 board number of the first board (1-15)")
     parser.add_argument("--boards", type=int, default=1, help="x81 boards on this line (numbered from --board)")
-    parser.add_argument("--capacity", type=float, default=100.0, help="capacity in Ah")
-    parser.add_argument("--soc", type=float, default=60.0, help="initial state of charge in %%")
-    parser.add_argument("--seed", type=int, help="random seed for reproducible packs")
-    parser.add_argument("--pace", action="store_true", help="send answers at the 9600 baud line rate")
-    parser.add_argument("--invert-current", action="store_true", help="send discharge as positive current")
     parser.add_argument("--no-mos-sensor", action="store_true", help="report no MOS temperature (0x42 = 0)")
-    parser.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        metavar="FAULT",
-        help=f"inject a fault for every answer; one of: {', '.join(f.value for f in Fault)}",
-    )
 
 
 def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -142,19 +121,11 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
     entry = {
         "link": args.link,
         "protocol": args.protocol,
-        "cells": args.cells,
-        "temps": args.temps,
+        **pack_options_from_args(args),
         "board": args.board,
         "boards": args.boards,
-        "capacity_ah": args.capacity,
-        "soc": args.soc,
-        "pace": args.pace,
-        "invert_current": args.invert_current,
         "mos_sensor": not args.no_mos_sensor,
-        "faults": args.fault,
     }
-    if args.seed is not None:
-        entry["seed"] = args.seed
     result: dict[str, Any] = vol.Schema(SIMULATOR_SCHEMA)(entry)
     if result["protocol"] == "d2" and (result["boards"] > 1 or result["cells"] > 32):
         raise vol.Invalid("d2 simulates one board of at most 32 cells; use --protocol x81 for more")
