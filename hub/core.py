@@ -21,6 +21,7 @@ from hub.pipeline import Pipeline
 from hub.plugins import PluginManager
 from hub.registry import Health, ServiceRegistry
 from hub.specs import DriverContext, Simulator
+from hub.storage.backup import BackupOutcome, BackupScheduler
 from hub.storage.base import DEFAULT_TENANT, Storage, TenantStore
 from hub.storage.recorder import Recorder
 from hub.storage.retention import Retention
@@ -57,6 +58,7 @@ class Hub:
         self.data_dir = Path(".")
         self.storage: Storage | None = None
         self.recorder: Recorder | None = None
+        self.backups: BackupScheduler | None = None
         self.pipeline = Pipeline(self.bus, self.registry)
         self.batteries: BatteryManager | None = None
         self.simulators: list[Simulator] = []
@@ -121,6 +123,17 @@ class Hub:
             queue_size=config["queue_size"],
         )
         await self.recorder.start()
+        if config["backups"]["enabled"]:
+            self.registry.register("core.backups", "core", Health.OK)
+            database = self.data_dir / config["path"]
+            self.backups = BackupScheduler.from_config(database, self.data_dir, config["backups"], self._backup_done)
+            self.backups.start()
+
+    def _backup_done(self, outcome: BackupOutcome) -> None:
+        """A scheduled backup ended: a failure degrades core.backups until the next one succeeds."""
+        health = Health.OK if outcome.ok else Health.DEGRADED
+        path = str(outcome.path) if outcome.path else None
+        self.registry.set_health("core.backups", health, None if outcome.ok else outcome.message, last=path)
 
     async def _start_simulators(self, entries: list[dict[str, Any]]) -> None:
         for entry in entries:
@@ -231,6 +244,9 @@ class Hub:
         await self.pipeline.drain()
         self.pipeline.stop()
         await self.pipeline.close()
+        if self.backups is not None:
+            await self.backups.stop()
+            self.registry.set_health("core.backups", Health.STOPPED)
         if self.recorder is not None:
             await self.recorder.stop()
         for name, plugin in reversed(self.plugins.loaded()):

@@ -10,6 +10,7 @@ import voluptuous as vol
 
 from hub.config.loader import ConfigError, ConfigIssue, LoadedConfig
 from hub.plugins import PluginManager
+from hub.storage.backup import BACKUP_SCHEMA
 from hub.storage.retention import RETENTION_SCHEMA
 
 CORE_SECTIONS = ("hub", "http", "logging", "storage", "plugins", "simulators", "batteries")
@@ -69,6 +70,7 @@ CORE_SCHEMA: dict[Any, Any] = {
         vol.Optional("batch_size", default=500): vol.All(vol.Coerce(int), vol.Range(min=1, max=100_000)),
         vol.Optional("flush_interval", default=1.0): vol.All(vol.Coerce(float), vol.Range(min=0.01, max=60)),
         vol.Optional("queue_size", default=10_000): vol.All(vol.Coerce(int), vol.Range(min=10)),
+        vol.Optional("backups", default={}): BACKUP_SCHEMA,
         vol.Optional("retention", default={}): RETENTION_SCHEMA,
     },
     vol.Optional("plugins", default={}): {vol.Optional("disabled", default=[]): [str]},
