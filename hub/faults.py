@@ -7,6 +7,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import voluptuous as vol
+
 
 class Fault(enum.StrEnum):
     """A misbehaviour a simulator can show; protocol-specific ones are applied by the device."""
@@ -29,6 +31,14 @@ class Fault(enum.StrEnum):
         except ValueError as err:
             names = ", ".join(f.value for f in cls)
             raise ValueError(f"unknown fault {text!r} (known: {names})") from err
+
+
+def fault_name(value: object) -> str:
+    """Voluptuous validator for a fault name in a simulator's config (``faults: [garbage]``)."""
+    try:
+        return Fault.parse(str(value)).value
+    except ValueError as err:
+        raise vol.Invalid(str(err)) from err
 
 
 # Faults the byte-level injector applies; the others are read by the simulated device.

@@ -11,20 +11,13 @@ from typing import Any
 import voluptuous as vol
 
 from hub.config.schema import byte_value
-from hub.faults import Fault
+from hub.faults import Fault, fault_name
 from hub.simulation import add_pack_arguments, pack_options_from_args, packs_for
 from hub.transport.pty_device import PtyDevice
 from trackingbms_daly.a5.device import DalyA5Device
 from trackingbms_daly.a5.framing import A5Frame, A5Framer
 
 _LOGGER = logging.getLogger(__name__)
-
-
-def _fault_name(value: str) -> str:
-    try:
-        return Fault.parse(value).value
-    except ValueError as err:
-        raise vol.Invalid(str(err)) from err
 
 
 SIMULATOR_SCHEMA: dict[Any, Any] = {
@@ -35,7 +28,7 @@ SIMULATOR_SCHEMA: dict[Any, Any] = {
     vol.Optional("board", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=16)),
     # Several boards on one RS485 bus: boards board..board+boards-1, each with its own pack.
     vol.Optional("boards", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=16)),
-    vol.Optional("faults", default=[]): [vol.All(str, _fault_name)],
+    vol.Optional("faults", default=[]): [fault_name],
     vol.Optional("capacity_ah", default=100.0): vol.All(vol.Coerce(float), vol.Range(min=1, max=10000)),
     vol.Optional("soc", default=60.0): vol.All(vol.Coerce(float), vol.Range(min=0, max=100)),
     vol.Optional("seed"): int,

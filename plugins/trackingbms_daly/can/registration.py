@@ -8,7 +8,7 @@ from typing import Any
 import voluptuous as vol
 
 from hub.config.schema import byte_value
-from hub.faults import Fault
+from hub.faults import Fault, fault_name
 from hub.specs import BatteryConfig, DriverContext, DriverSpec, SimulatorSpec
 from trackingbms_daly.can import simulator
 from trackingbms_daly.can.candump import decode_candump
@@ -26,13 +26,6 @@ def _board(value: Any) -> int:
     if number == 0 or number == HOST:
         raise vol.Invalid(f"board must be 1..255 and not the host address 0x{HOST:02X}")
     return number
-
-
-def _fault_name(value: Any) -> str:
-    try:
-        return Fault.parse(str(value)).value
-    except ValueError as err:
-        raise vol.Invalid(str(err)) from err
 
 
 BATTERY_SCHEMA: dict[Any, Any] = {
@@ -64,7 +57,7 @@ SIMULATOR_SCHEMA: dict[Any, Any] = {
     vol.Optional("capacity_ah", default=100.0): vol.All(vol.Coerce(float), vol.Range(min=1, max=10000)),
     vol.Optional("soc", default=60.0): vol.All(vol.Coerce(float), vol.Range(min=0, max=100)),
     vol.Optional("seed"): int,
-    vol.Optional("faults", default=[]): [_fault_name],
+    vol.Optional("faults", default=[]): [fault_name],
     vol.Optional("all_cell_frames", default=False): vol.Boolean(),
     vol.Optional("invert_current", default=False): vol.Boolean(),
 }

@@ -10,7 +10,7 @@ from typing import Any
 
 import voluptuous as vol
 
-from hub.faults import Fault
+from hub.faults import Fault, fault_name
 from hub.simulation import add_pack_arguments, pack_options_from_args, packs_for
 from hub.transport.pty_device import PtyDevice
 from trackingbms_daly.modbus.device import FAMILIES, DalyModbusDevice, request_addresses
@@ -21,13 +21,6 @@ __all__ = ["SIMULATOR_SCHEMA", "DalyModbusSimulator", "add_arguments", "create",
 _LOGGER = logging.getLogger(__name__)
 
 
-def _fault_name(value: str) -> str:
-    try:
-        return Fault.parse(value).value
-    except ValueError as err:
-        raise vol.Invalid(str(err)) from err
-
-
 SIMULATOR_SCHEMA: dict[Any, Any] = {
     vol.Required("link"): str,
     vol.Optional("protocol", default="d2"): vol.In(list(FAMILIES)),
@@ -36,7 +29,7 @@ SIMULATOR_SCHEMA: dict[Any, Any] = {
     vol.Optional("board", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=MAX_BOARD)),
     # 0x81 multi-drop: boards board..board+boards-1 on one line, each with its own pack.
     vol.Optional("boards", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=MAX_BOARD)),
-    vol.Optional("faults", default=[]): [vol.All(str, _fault_name)],
+    vol.Optional("faults", default=[]): [fault_name],
     vol.Optional("capacity_ah", default=100.0): vol.All(vol.Coerce(float), vol.Range(min=1, max=6500)),
     vol.Optional("soc", default=60.0): vol.All(vol.Coerce(float), vol.Range(min=0, max=100)),
     vol.Optional("seed"): int,
