@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := web/node_modules/.installed-stamp
 
-.PHONY: run test lint check bench install web browser clean
+.PHONY: run test lint check bench install web browser services clean
 
 run: install web
 	$(BIN)/trackingbms run
 
-test: install web browser
+test: install web browser services
 	$(BIN)/pytest
 
 lint: install
@@ -40,6 +40,10 @@ web: $(NODE_STAMP)
 $(NODE_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
+
+# PostgreSQL, Redis and Mosquitto on 127.0.0.1, started when they are down.
+services:
+	bash .ci/services
 
 # Browser tests drive Debian's chromium with Playwright (no browser download).
 browser:

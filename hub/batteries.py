@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from hub.bus import DATA_BMS_LINK_CHANGED, DATA_BMS_NEW, DATA_BMS_RAW, Event, EventBus, Subscription
@@ -37,6 +37,8 @@ class LinkState(enum.StrEnum):
     STOPPED = "stopped"
 
 
+Gate = Callable[[], Awaitable[None]]
+
 # Consecutive failed polls before a link counts as offline (the first reads after idle often fail).
 OFFLINE_AFTER = 3
 MAX_BACKOFF = 60.0
@@ -46,8 +48,17 @@ ASLEEP_AFTER = 120.0  # seconds of silence after an idle reading before a link c
 class Coordinator:
     """Owns one battery's driver: connects, polls on schedule, tracks and reports link health."""
 
-    def __init__(self, config: BatteryConfig, driver: BatteryDriver, bus: EventBus, registry: ServiceRegistry) -> None:
+    def __init__(
+        self,
+        config: BatteryConfig,
+        driver: BatteryDriver,
+        bus: EventBus,
+        registry: ServiceRegistry,
+        gate: Gate | None = None,
+    ) -> None:
         self.config = config
+        # Awaited before each poll: the recorder holds polling back while storage catches up.
+        self._gate = gate
         self.driver = driver
         self._bus = bus
         self._registry = registry
@@ -108,6 +119,8 @@ class Coordinator:
                     await asyncio.sleep(self._backoff())
                     continue
                 self._connected = True
+            if self._gate is not None:
+                await self._gate()
             started = loop.time()
             await self.poll_once()
             if self.failures >= OFFLINE_AFTER:
@@ -218,8 +231,14 @@ class BatteryManager:
     """All coordinators; keeps the latest processed reading of each battery."""
 
     def __init__(
-        self, bus: EventBus, registry: ServiceRegistry, drivers: Registry[DriverSpec], context: DriverContext
+        self,
+        bus: EventBus,
+        registry: ServiceRegistry,
+        drivers: Registry[DriverSpec],
+        context: DriverContext,
+        gate: Gate | None = None,
     ) -> None:
+        self._gate = gate
         self._bus = bus
         self._registry = registry
         self._drivers = drivers
@@ -244,7 +263,7 @@ class BatteryManager:
         spec = self._drivers.get(config.driver)
         if spec is None:
             raise KeyError(f"unknown driver {config.driver!r}")
-        coordinator = Coordinator(config, spec.factory(config, self._context), self._bus, self._registry)
+        coordinator = Coordinator(config, spec.factory(config, self._context), self._bus, self._registry, self._gate)
         self.coordinators[config.id] = coordinator
         coordinator.start()
         return coordinator

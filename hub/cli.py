@@ -28,6 +28,7 @@ from hub.plugins import PluginManager
 from hub.scan import Found, candidate_ports, discover, scan_ports
 from hub.specs import DataError, DriverContext, LinkError
 from hub.storage.backup import add_backup_commands
+from hub.storage.migrate import add_migrate_command
 
 
 def _plugins(config: Path | None) -> PluginManager:
@@ -267,6 +268,7 @@ def build_parser(manager: PluginManager) -> argparse.ArgumentParser:
     configure.add_argument("--url", default="http://127.0.0.1:8080", help="the running hub")
     configure.set_defaults(func=cmd_configure)
     add_backup_commands(commands)
+    add_migrate_command(commands)
     add_export_command(commands)
     _driver_commands(commands, manager)
     return parser

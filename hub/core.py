@@ -23,9 +23,8 @@ from hub.registry import Health, ServiceRegistry
 from hub.specs import DriverContext, Simulator
 from hub.storage.backup import BackupOutcome, BackupScheduler
 from hub.storage.base import DEFAULT_TENANT, Storage, TenantStore
+from hub.storage.factory import build_backup_scheduler, build_storage
 from hub.storage.recorder import Recorder
-from hub.storage.retention import Retention
-from hub.storage.sqlite import SQLiteStorage
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_CONFIG = Path("config/trackingbms.yaml")
@@ -93,7 +92,10 @@ class Hub:
         self.pipeline.build(self.plugins.processors, data)
         await self.pipeline.attach(self.store)
         self.pipeline.start()
-        self.batteries = BatteryManager(self.bus, self.registry, self.plugins.drivers, DriverContext(self.data_dir))
+        gate = self.recorder.wait_for_room if self.recorder is not None else None
+        self.batteries = BatteryManager(
+            self.bus, self.registry, self.plugins.drivers, DriverContext(self.data_dir), gate=gate
+        )
         self.batteries.start_listening()
         await self._start_simulators(data["simulators"])
         await self._apply_batteries(data["batteries"])
@@ -111,7 +113,7 @@ class Hub:
                 self.registry.set_health(f"plugin.{info.name}", Health.FAILED, info.error)
 
     async def _start_storage(self, config: dict[str, Any]) -> None:
-        self.storage = SQLiteStorage(self.data_dir / config["path"], retention=Retention.from_config(config))
+        self.storage = build_storage(config, self.data_dir)  # storage.backend: sqlite or postgresql
         await self.storage.open()
         self.registry.register("core.storage", "core", Health.OK)
         self.recorder = Recorder(
@@ -125,8 +127,7 @@ class Hub:
         await self.recorder.start()
         if config["backups"]["enabled"]:
             self.registry.register("core.backups", "core", Health.OK)
-            database = self.data_dir / config["path"]
-            self.backups = BackupScheduler.from_config(database, self.data_dir, config["backups"], self._backup_done)
+            self.backups = build_backup_scheduler(config, self.data_dir, self._backup_done)
             self.backups.start()
 
     def _backup_done(self, outcome: BackupOutcome) -> None:
@@ -166,7 +167,9 @@ class Hub:
             _LOGGER.exception("Plugin %s failed to start", name)
             self.registry.set_health(service, Health.FAILED, f"{type(err).__name__}: {err}")
             return
-        self.registry.set_health(service, Health.OK)
+        current = self.registry.get(service)
+        if current is None or current.health in (Health.STARTING, Health.STOPPED):
+            self.registry.set_health(service, Health.OK)  # a health the plugin set itself while starting stays
         self.bus.publish(SYSTEM_MODULE_STARTED, {"name": service})
 
     async def _stop_plugin(self, name: str, plugin: object) -> None:

@@ -18,8 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import voluptuous as vol
+
 from hub.config import ConfigError, load_config
-from hub.storage.base import StorageError
+from hub.storage.base import Storage, StorageError
+from hub.storage.factory import POSTGRESQL, backend_of, build_storage, describe_storage
 from hub.storage.history import FIELDS, RAW, UNITS, HistoryError, bucket_row, parse_fields, sample_row
 from hub.storage.rollups import BY_NAME, ENERGY, METRICS
 from hub.storage.sqlite import SQLiteStorage
@@ -98,7 +101,7 @@ class Progress:
 
 
 async def export_csv(
-    database: Path,
+    database: Path | Storage,
     battery_id: str,
     window: tuple[datetime, datetime],
     resolution: str,
@@ -108,15 +111,18 @@ async def export_csv(
     tenant: str = "default",
     progress: TextIO | None = None,
 ) -> int:
-    """Write every row of a battery's history at one resolution (no downsampling); rows written."""
+    """Write every row of a battery's history at one resolution (no downsampling); rows written.
+
+    ``database`` is a SQLite file, or a storage not opened yet (opened read-only here, then closed).
+    """
     if resolution == RAW and fields and set(fields) & set(ENERGY):
         raise ExportError("energy fields exist only in rollups (5m, 1h, 1d, 1mo)")
-    storage = SQLiteStorage(database, read_only=True)
+    storage = SQLiteStorage(database, read_only=True) if isinstance(database, Path) else database
     await storage.open()
     try:
         store = storage.for_tenant(tenant)
         if battery_id not in {b.id for b in await store.batteries()}:
-            raise ExportError(f"unknown battery {battery_id!r} in {database}")
+            raise ExportError(f"unknown battery {battery_id!r} in {describe_storage(storage)}")
         if resolution != RAW and await storage.schema_version() < 4:
             raise ExportError("this database has no rollups yet: start the hub once to migrate it")
         chosen = tuple(fields or (METRICS if resolution == RAW else FIELDS))
@@ -136,15 +142,31 @@ async def export_csv(
         await storage.close()
 
 
+def _config_data(config: Path | None) -> dict[str, Any]:
+    path = config or DEFAULT_CONFIG
+    if config is not None or path.exists():
+        return load_config(path).data  # ConfigError when given but unreadable
+    return {}
+
+
 def database_path(config: Path | None, data_dir: Path | None) -> Path:
     """The hub's SQLite file: ``storage.path`` under ``hub.data_dir`` (or ``data_dir``)."""
-    path = config or DEFAULT_CONFIG
-    data: dict[str, Any] = {}
-    if config is not None or path.exists():
-        data = load_config(path).data  # ConfigError when given but unreadable
+    data = _config_data(config)
     hub, storage = data.get("hub") or {}, data.get("storage") or {}
     base = Path(data_dir or hub.get("data_dir") or "data").expanduser()
     return base / str(storage.get("path") or "trackingbms.db")
+
+
+def export_source(config: Path | None, data_dir: Path | None) -> Path | Storage:
+    """What ``trackingbms export`` reads: the SQLite file, or the configured PostgreSQL database
+    (read-only sessions, no retention: the export never writes)."""
+    section = _config_data(config).get("storage") or {}
+    if isinstance(section, dict) and backend_of(section) == POSTGRESQL:
+        try:
+            return build_storage(section, Path("."), with_retention=False, read_only=True)
+        except vol.Invalid as err:
+            raise ExportError(f"storage config: {err}") from err
+    return database_path(config, data_dir)
 
 
 def _iso_time(text: str) -> datetime:
@@ -162,7 +184,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 2
     try:
         fields = parse_fields(args.fields)
-        database = database_path(args.config, args.data_dir)
+        database = export_source(args.config, args.data_dir)
         rows = _write(args, database, fields)
     except HistoryError as err:
         print(f"{err.message}: {', '.join(err.details['unknown'])}", file=sys.stderr)
@@ -177,7 +199,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write(args: argparse.Namespace, database: Path, fields: Sequence[str] | None) -> int:
+def _write(args: argparse.Namespace, database: Path | Storage, fields: Sequence[str] | None) -> int:
     """Export to stdout, or to a file that appears only once complete."""
 
     def run(out: TextIO) -> int:

@@ -11,6 +11,7 @@ import voluptuous as vol
 from hub.config.loader import ConfigError, ConfigIssue, LoadedConfig
 from hub.plugins import PluginManager
 from hub.storage.backup import BACKUP_SCHEMA
+from hub.storage.pg_settings import POSTGRES_KEYS
 from hub.storage.retention import RETENTION_SCHEMA
 
 CORE_SECTIONS = ("hub", "http", "logging", "storage", "plugins", "simulators", "batteries")
@@ -65,8 +66,9 @@ CORE_SCHEMA: dict[Any, Any] = {
         vol.Optional("levels", default={}): {str: vol.All(vol.Upper, vol.In(LOG_LEVELS))},
     },
     vol.Optional("storage", default={}): {
-        vol.Optional("backend", default="sqlite"): vol.In(["sqlite"]),
-        vol.Optional("path", default="trackingbms.db"): str,
+        vol.Optional("backend", default="sqlite"): vol.In(["sqlite", "postgresql"]),
+        vol.Optional("path", default="trackingbms.db"): str,  # sqlite: the file under hub.data_dir
+        **POSTGRES_KEYS,  # postgresql: dsn or host/port/user/password/database, schema, pool sizes
         vol.Optional("batch_size", default=500): vol.All(vol.Coerce(int), vol.Range(min=1, max=100_000)),
         vol.Optional("flush_interval", default=1.0): vol.All(vol.Coerce(float), vol.Range(min=0.01, max=60)),
         vol.Optional("queue_size", default=10_000): vol.All(vol.Coerce(int), vol.Range(min=10)),

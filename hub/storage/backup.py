@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import voluptuous as vol
 
@@ -45,15 +45,18 @@ BACKUP_SCHEMA: dict[Any, Any] = {
 }
 
 
-def backup_name(database: Path, when: datetime, compress: bool, manual: bool = False) -> str:
-    """``trackingbms-20240701T060000Z.db.gz``; manual backups say so and are never pruned."""
+def backup_name(database: Path, when: datetime, compress: bool, manual: bool = False, suffix: str = ".db") -> str:
+    """``trackingbms-20240701T060000Z.db.gz``; manual backups say so and are never pruned.
+
+    ``suffix`` tells the backend's format (``.pgdump`` for PostgreSQL).
+    """
     kind = "-manual" if manual else ""
-    return f"{database.stem}{kind}-{when.astimezone(UTC).strftime(_STAMP)}.db{'.gz' if compress else ''}"
+    return f"{database.stem}{kind}-{when.astimezone(UTC).strftime(_STAMP)}{suffix}{'.gz' if compress else ''}"
 
 
-def scheduled_backups(directory: Path, database: Path) -> list[tuple[datetime, Path]]:
+def scheduled_backups(directory: Path, database: Path, suffix: str = ".db") -> list[tuple[datetime, Path]]:
     """The scheduled backups of ``database`` in ``directory``, newest first (other files are ignored)."""
-    pattern = re.compile(rf"{re.escape(database.stem)}-(\d{{8}}T\d{{6}}Z)\.db(\.gz)?")
+    pattern = re.compile(rf"{re.escape(database.stem)}-(\d{{8}}T\d{{6}}Z){re.escape(suffix)}(\.gz)?")
     found = []
     with contextlib.suppress(FileNotFoundError):
         for path in directory.iterdir():
@@ -63,12 +66,21 @@ def scheduled_backups(directory: Path, database: Path) -> list[tuple[datetime, P
     return sorted(found, reverse=True)
 
 
-def prune(directory: Path, database: Path, keep: int) -> list[Path]:
+def prune(directory: Path, database: Path, keep: int, suffix: str = ".db") -> list[Path]:
     """Delete all but the newest ``keep`` scheduled backups; returns what was deleted."""
-    removed = [path for _, path in scheduled_backups(directory, database)[keep:]]
+    removed = [path for _, path in scheduled_backups(directory, database, suffix)[keep:]]
     for path in removed:
         path.unlink(missing_ok=True)
     return removed
+
+
+class Maker(Protocol):
+    """Makes one backup of another backend into ``output``; raises BackupError (BackupCancelledError
+    once ``abort`` is set). ``suffix`` names its files."""
+
+    suffix: str
+
+    def __call__(self, output: Path, compress: bool, abort: threading.Event) -> BackupInfo: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +97,8 @@ class BackupScheduler:
     """Backs the database up every ``interval`` seconds into ``directory``, keeping the newest ``keep``.
 
     The first backup is due one interval after the newest one already there (at once when there is
-    none), but never sooner than ``first_delay`` after start. Copies run in a worker thread.
+    none), but never sooner than ``first_delay`` after start. Copies run in a worker thread, with
+    ``maker`` (output, compress, abort) when given (PostgreSQL), else the SQLite file copy.
     """
 
     def __init__(
@@ -99,8 +112,11 @@ class BackupScheduler:
         on_result: Callable[[BackupOutcome], None] | None = None,
         first_delay: float = 60.0,
         clock: Callable[[], datetime] = utc_now,
+        maker: Maker | None = None,
     ) -> None:
         self.database, self.directory = Path(database), Path(directory)
+        self.maker = maker
+        self.suffix = maker.suffix if maker is not None else ".db"
         self.interval, self.keep, self.compress = interval, keep, compress
         self.first_delay = first_delay
         self._on_result, self._clock = on_result, clock
@@ -110,7 +126,12 @@ class BackupScheduler:
 
     @classmethod
     def from_config(
-        cls, database: Path, data_dir: Path, section: dict[str, Any], on_result: Callable[[BackupOutcome], None] | None
+        cls,
+        database: Path,
+        data_dir: Path,
+        section: dict[str, Any],
+        on_result: Callable[[BackupOutcome], None] | None,
+        maker: Maker | None = None,
     ) -> BackupScheduler:
         """A scheduler for a validated ``storage.backups`` section; ``directory`` is under ``data_dir``."""
         return cls(
@@ -120,6 +141,7 @@ class BackupScheduler:
             keep=int(section["keep"]),
             compress=bool(section["compress"]),
             on_result=on_result,
+            maker=maker,
         )
 
     @property
@@ -144,13 +166,13 @@ class BackupScheduler:
 
     def next_delay(self) -> float:
         """Seconds until the next backup is due."""
-        existing = scheduled_backups(self.directory, self.database)
+        existing = scheduled_backups(self.directory, self.database, self.suffix)
         due = (existing[0][0] - self._clock()).total_seconds() + self.interval if existing else 0.0
         return max(self.first_delay, due)
 
     async def run_once(self) -> BackupOutcome | None:
         """Make one backup now and prune; None when it was abandoned because the scheduler stops."""
-        output = self.directory / backup_name(self.database, self._clock(), self.compress)
+        output = self.directory / backup_name(self.database, self._clock(), self.compress, suffix=self.suffix)
         try:
             info = await asyncio.to_thread(self._backup, output)
         except BackupCancelledError:
@@ -166,8 +188,11 @@ class BackupScheduler:
         return outcome
 
     def _backup(self, output: Path) -> BackupInfo:
-        info = create_backup(self.database, output, compress=self.compress, abort=self._abort)
-        prune(self.directory, self.database, self.keep)
+        if self.maker is not None:
+            info = self.maker(output, self.compress, self._abort)
+        else:
+            info = create_backup(self.database, output, compress=self.compress, abort=self._abort)
+        prune(self.directory, self.database, self.keep, self.suffix)
         return info
 
     async def _run(self) -> None:
@@ -222,6 +247,7 @@ class Locations:
     database: Path
     data_dir: Path
     backups: dict[str, Any]
+    storage: dict[str, Any] = field(default_factory=dict)  # the whole validated section (backend...)
 
     @property
     def backup_dir(self) -> Path:
@@ -253,7 +279,8 @@ def locate(config: Path | None, data_dir: Path | None) -> Locations:
         ]
         raise ConfigError(issues) from err
     root = Path(data_dir or checked["hub"]["data_dir"]).expanduser()
-    return Locations(root / checked["storage"]["path"], root, checked["storage"]["backups"])
+    section = checked["storage"]
+    return Locations(root / section["path"], root, section["backups"], section)
 
 
 def add_backup_commands(subparsers: Any) -> None:
@@ -292,6 +319,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
+    if where.storage.get("backend") == "postgresql":
+        from hub.storage.pg_backup_cli import cmd_backup_postgresql
+
+        return cmd_backup_postgresql(args, where)
     compress = bool(where.backups["compress"])
     output = args.output or where.backup_dir / backup_name(where.database, utc_now(), compress, manual=True)
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
@@ -320,6 +351,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
+    if where.storage.get("backend") == "postgresql":
+        from hub.storage.pg_backup_cli import cmd_restore_postgresql
+
+        return cmd_restore_postgresql(args, where)
     try:
         plan = restore_backup(args.file, where.database, (lambda _plan: True) if args.yes else _ask)
     except BackupError as err:

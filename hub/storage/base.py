@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.reading import Reading, utc_now
+from hub.storage.records import AlertStore, OutboxStore, ScopeStore
 from hub.storage.rollups import Bucket, Sample
 
 DEFAULT_TENANT = "default"
@@ -54,7 +55,7 @@ class AuditEntry:
         }
 
 
-class TenantStore(abc.ABC):
+class TenantStore(AlertStore, OutboxStore, ScopeStore, abc.ABC):
     """Reads and writes within one tenant; it cannot see other tenants' rows."""
 
     tenant_id: str

@@ -14,10 +14,19 @@ from hub.storage.base import TenantStore
 
 _LOGGER = logging.getLogger(__name__)
 SERVICE = "core.recorder"
+# Back-pressure: above HIGH of the queue, polling waits for the writer; below LOW it resumes.
+HIGH_WATER = 0.8
+LOW_WATER = 0.5
 
 
 class Recorder:
-    """Collects readings and commits them in batches; a failed batch is kept and retried."""
+    """Collects readings and commits them in batches; a failed batch is kept and retried.
+
+    When the disk is slower than the readings arrive, the queue fills up to its high-water mark
+    and :meth:`wait_for_room` holds the pollers back (back-pressure) until the writer has caught
+    up to the low-water mark, so memory stays bounded and nothing is dropped. Dropping the oldest
+    reading remains the last resort for producers that do not wait (a replay, another plugin).
+    """
 
     def __init__(
         self,
@@ -35,6 +44,11 @@ class Recorder:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._queue: asyncio.Queue[Reading] = asyncio.Queue(maxsize=queue_size)
+        self._high = max(1, int(queue_size * HIGH_WATER))
+        self._low = int(queue_size * LOW_WATER)
+        self._room = asyncio.Event()
+        self._room.set()
+        self.throttled = 0  # times the pollers were held back
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._pending: list[Reading] = []
@@ -55,6 +69,21 @@ class Recorder:
             self.dropped += 1
             self._registry.set_health(SERVICE, Health.DEGRADED, "write queue full, dropping oldest")
         self._queue.put_nowait(event.data)
+        if self._room.is_set() and self.backlog >= self._high:
+            self._room.clear()
+            self.throttled += 1
+            self._registry.set_health(
+                SERVICE, Health.DEGRADED, "storage is slow: polling held back", queued=self._queue.qsize()
+            )
+
+    @property
+    def backlog(self) -> int:
+        """Readings received and not yet committed."""
+        return self._queue.qsize() + len(self._pending)
+
+    async def wait_for_room(self) -> None:
+        """Return once the writer has room for more readings (pollers await this before polling)."""
+        await self._room.wait()
 
     async def _run(self) -> None:
         while True:
@@ -88,14 +117,15 @@ class Recorder:
             await self._store.write_readings(batch)
         except Exception as err:  # StorageError, or a backend bug: keep the batch and retry
             self.failures += 1
-            self._registry.set_health(SERVICE, Health.FAILED, str(err), pending=len(batch))
+            self._registry.set_health(SERVICE, Health.FAILED, str(err), pending=self.backlog)
             _LOGGER.error("Storing %d readings failed, will retry: %s", len(batch), err)
             await asyncio.sleep(min(30.0, 0.5 * 2 ** min(self.failures, 6)))
             return
         self._pending = []
         self.failures = 0
         self.stored += len(batch)
-        if self._queue.qsize() < self._queue.maxsize // 2:
+        if self.backlog <= self._low:
+            self._room.set()
             self._registry.set_health(SERVICE, Health.OK, None, stored=self.stored, dropped=self.dropped)
         self._bus.publish(DATA_BMS_STORED, _summary(batch), origin=SERVICE)
 
@@ -117,11 +147,18 @@ class Recorder:
                 self._pending = []
             except Exception as err:
                 _LOGGER.error("Could not flush %d readings at shutdown: %s", len(self._pending), err)
+        self._room.set()  # nobody may stay waiting on a stopped writer
         self._registry.set_health(SERVICE, Health.STOPPED, None)
 
     def stats(self) -> dict[str, Any]:
         """Counters for health."""
-        return {"stored": self.stored, "dropped": self.dropped, "queued": self._queue.qsize()}
+        return {
+            "stored": self.stored,
+            "dropped": self.dropped,
+            "queued": self._queue.qsize(),
+            "throttled": self.throttled,
+            "holding_back": not self._room.is_set(),
+        }
 
 
 def _summary(batch: Sequence[Reading]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from hub.storage.base import AuditEntry, BatteryRecord, Storage, StorageError, T
 from hub.storage.packing import COLUMNS, from_row, pack_rows, to_millis
 from hub.storage.retention import Pruner, Retention
 from hub.storage.rollups import BY_NAME, FIVE_MIN, Bucket, Sample, from_millis
+from hub.storage.sqlite_records import SQLiteRecords
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ class SQLiteStorage(Storage):
         return SQLiteTenantStore(self, tenant_id)
 
 
-class SQLiteTenantStore(TenantStore):
+class SQLiteTenantStore(SQLiteRecords, TenantStore):
     """One tenant's view of a SQLite database."""
 
     def __init__(self, storage: SQLiteStorage, tenant_id: str) -> None:

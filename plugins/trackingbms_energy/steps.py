@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from hub.reading import Reading
 from hub.storage.base import TenantStore
+from hub.storage.rollups import Sample, from_millis
 from trackingbms_energy.board import AnalyticsBoard
 from trackingbms_energy.counters import Calculator, CycleCounter, EnergyCounter
 from trackingbms_energy.settings import BatterySettings, EnergySettings
@@ -19,6 +20,10 @@ from trackingbms_energy.soh import SohEstimator
 _LOGGER = logging.getLogger(__name__)
 # After a failed load or save, the store is tried again this many seconds later (at most).
 RETRY_S = 5.0
+# The saved state records the time of the last reading it counted; at the next start the readings
+# stored after it (committed, but counted after the last save: a crash, a SIGKILL, a power cut)
+# are counted again from storage, so the counters continue exactly from the stored data.
+AS_OF = "as_of"
 
 C = TypeVar("C", bound=Calculator)
 Restore = Callable[[BatterySettings, Mapping[str, Any] | None], C]
@@ -32,6 +37,13 @@ class _Slot(Generic[C]):
     next_save: float
     pending: int = 0  # readings since the last successful save
     retry_at: float = 0.0
+    last_ts: float | None = None  # epoch seconds of the newest reading counted
+
+
+def _reading(battery_id: str, sample: Sample) -> Reading:
+    """A stored sample as a reading with the values the calculators integrate."""
+    voltage, current, power, soc = sample.values[:4]
+    return Reading(battery_id, timestamp=from_millis(sample.ts), voltage=voltage, current=current, power=power, soc=soc)
 
 
 def _describe(err: BaseException) -> str:
@@ -79,14 +91,32 @@ class StatefulStep(Generic[C]):
         for record in records:
             await self._slot(record.id)
 
+    async def _catch_up(self, battery_id: str, slot: _Slot[C], as_of: float, until: float | None) -> None:
+        """Count the stored readings from ``as_of`` (inclusive: it seeds the integration) to ``until``."""
+        if self.store is None:
+            return
+        start, end = from_millis(round(as_of * 1000)), None if until is None else from_millis(round(until * 1000) - 1)
+        counted = 0
+        async for chunk in self.store.iter_samples(battery_id, start, end):
+            for sample in chunk:
+                slot.calculator.update(_reading(battery_id, sample))
+                slot.last_ts = sample.ts / 1000
+            counted += len(chunk)
+        if counted > 1:
+            slot.pending += counted - 1
+            _LOGGER.info("Processor %s: counted %d stored readings of %s again", self.key, counted - 1, battery_id)
+
     async def process(self, reading: Reading) -> Reading:
         """Update the battery's calculator, publish its results on the board, save when due."""
         if self.closed:
             return reading  # saved for the last time: a reading still in flight during a reload is not counted
-        slot = await self._slot(reading.battery_id)
+        slot = await self._slot(reading.battery_id, reading.timestamp.timestamp())
         if slot is None:
             return reading  # its saved state could not be read yet: counting from zero would lose it
+        if slot.last_ts is not None and reading.timestamp.timestamp() <= slot.last_ts:
+            return self.finish(slot.calculator, reading)  # already counted (from storage at start)
         slot.calculator.update(reading)
+        slot.last_ts = reading.timestamp.timestamp()
         self.board.put(reading.battery_id, slot.calculator.values())
         slot.pending += 1
         now = self.clock()
@@ -106,7 +136,7 @@ class StatefulStep(Generic[C]):
             if slot.pending:
                 await self._save(battery_id, slot, self.clock())
 
-    async def _slot(self, battery_id: str) -> _Slot[C] | None:
+    async def _slot(self, battery_id: str, until: float | None = None) -> _Slot[C] | None:
         slot = self._slots.get(battery_id)
         if slot is not None:
             return slot
@@ -115,13 +145,20 @@ class StatefulStep(Generic[C]):
             return None
         try:
             state = None if self.store is None else await self.store.load_state(battery_id, self.key)
+            # A battery without saved state saves at its first reading: from then on a crash can
+            # only lose what storage lost too (see AS_OF).
+            next_save = now + self.settings.save_interval_s if state else now
+            slot = _Slot(self._restored(battery_id, state), next_save=next_save)
+            as_of = state.get(AS_OF) if state else None
+            if isinstance(as_of, int | float):
+                slot.last_ts = float(as_of)
+                await self._catch_up(battery_id, slot, float(as_of), until)
         except Exception as err:
             self._load_retry[battery_id] = now + RETRY_S
             self._problem(battery_id, f"state not loaded: {_describe(err)}")
             return None
         self._load_retry.pop(battery_id, None)
         self._problem(battery_id, None)
-        slot = _Slot(self._restored(battery_id, state), next_save=now + self.settings.save_interval_s)
         self._slots[battery_id] = slot
         return slot
 
@@ -138,7 +175,10 @@ class StatefulStep(Generic[C]):
             slot.pending, slot.next_save = 0, now + self.settings.save_interval_s
             return
         try:
-            await self.store.save_state(battery_id, self.key, slot.calculator.to_state())
+            state = slot.calculator.to_state()
+            if slot.last_ts is not None:
+                state[AS_OF] = slot.last_ts
+            await self.store.save_state(battery_id, self.key, state)
         except Exception as err:
             slot.retry_at = now + min(RETRY_S, self.settings.save_interval_s)
             self._problem(battery_id, f"state not saved: {_describe(err)}")

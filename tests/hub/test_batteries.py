@@ -344,3 +344,20 @@ async def test_latest_tracks_processed_readings_of_known_batteries(
     assert batteries.latest == {"a": processed}
     await batteries.remove("a")
     assert batteries.latest == {}
+
+
+async def test_a_closed_gate_holds_polling_back(bus: EventBus, registry: ServiceRegistry) -> None:
+    """The recorder's back-pressure: while the gate is closed no poll happens, then polling resumes."""
+    gate = asyncio.Event()
+    driver = FakeDriver()
+    coordinator = Coordinator(BatteryConfig("pack", "Pack", "fake", POLL), driver, bus, registry, gate=gate.wait)
+    coordinator.start()
+    try:
+        await wait_for(lambda: driver.count("connect") == 1)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert driver.count("poll") == 0
+        gate.set()
+        await wait_for(lambda: driver.count("poll") >= 3)
+    finally:
+        await asyncio.wait_for(coordinator.stop(), TIMEOUT)

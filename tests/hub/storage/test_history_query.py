@@ -1,15 +1,14 @@
-"""History queries over a real SQLite store: resolution choice, downsampling, fields, legacy readings."""
+"""History queries over a real store on both backends: resolution choice, downsampling, fields, legacy readings."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from hub.reading import Reading
 from hub.storage import DEFAULT_TENANT
+from hub.storage.base import Storage, TenantStore
 from hub.storage.history import (
     HistoryError,
     HistoryQuery,
@@ -19,7 +18,6 @@ from hub.storage.history import (
     run_history,
 )
 from hub.storage.packing import to_millis
-from hub.storage.sqlite import SQLiteStorage, SQLiteTenantStore
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 HOUR = 3_600_000
@@ -27,13 +25,10 @@ DAY = 24 * HOUR
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteTenantStore]:
-    storage = SQLiteStorage(tmp_path / "hub.db")
-    await storage.open()
+async def store(storage: Storage) -> TenantStore:
     store = storage.for_tenant(DEFAULT_TENANT)
     await store.ensure_battery("pack", "Pack", "daly")
-    yield store
-    await storage.close()
+    return store
 
 
 def series(count: int, step_s: float, spike_at: int | None = None) -> list[Reading]:
@@ -47,7 +42,7 @@ def series(count: int, step_s: float, spike_at: int | None = None) -> list[Readi
     return out
 
 
-async def write(store: SQLiteTenantStore, readings: list[Reading]) -> None:
+async def write(store: TenantStore, readings: list[Reading]) -> None:
     for i in range(0, len(readings), 500):
         await store.write_readings(readings[i : i + 500])
 
@@ -99,7 +94,7 @@ def test_parameters_are_validated() -> None:
         parse_resolution("15m")
 
 
-async def test_raw_without_fields_returns_full_readings_newest_first_capped(store: SQLiteTenantStore) -> None:
+async def test_raw_without_fields_returns_full_readings_newest_first_capped(store: TenantStore) -> None:
     await write(store, series(50, 10))
     result = await run_history(store, HistoryQuery("pack", resolution="raw", limit=20), at(1000))
     assert len(result.data) == 20 and result.data[-1]["timestamp"] == "2025-03-01T00:08:10Z"
@@ -109,7 +104,7 @@ async def test_raw_without_fields_returns_full_readings_newest_first_capped(stor
     assert len(short.data) == 50 and "battery_id" in short.data[0] and short.meta["resolution"] == "raw"
 
 
-async def test_a_single_spike_survives_downsampling(store: SQLiteTenantStore) -> None:
+async def test_a_single_spike_survives_downsampling(store: TenantStore) -> None:
     readings = series(3000, 2, spike_at=1234)
     await write(store, readings)
     query = HistoryQuery("pack", at(0), at(6000), resolution="raw", points=50, fields=("voltage",))
@@ -124,7 +119,7 @@ async def test_a_single_spike_survives_downsampling(store: SQLiteTenantStore) ->
     assert len(spiky) == 1 and spiky[0]["voltage"] < 53.0  # the mean hides the spike, the max does not
 
 
-async def test_auto_over_a_long_raw_range_downsamples_instead_of_truncating(store: SQLiteTenantStore) -> None:
+async def test_auto_over_a_long_raw_range_downsamples_instead_of_truncating(store: TenantStore) -> None:
     await write(store, series(1500, 2, spike_at=700))
     result = await run_history(store, HistoryQuery("pack", at(0), at(3000), points=100), at(4000))
     assert result.meta["resolution"] == "raw" and result.meta["downsampled"] and len(result.data) <= 100
@@ -132,7 +127,7 @@ async def test_auto_over_a_long_raw_range_downsamples_instead_of_truncating(stor
     assert "energy_wh" not in result.data[0] and "charged_wh" not in result.data[0]  # no energy from raw
 
 
-async def test_rollups_downsample_exactly(store: SQLiteTenantStore) -> None:
+async def test_rollups_downsample_exactly(store: TenantStore) -> None:
     await write(store, series(4000, 30, spike_at=2500))  # about 33 hours at 30 s
     window = (at(0), at(4000 * 30))
     full = await run_history(store, HistoryQuery("pack", *window, resolution="5m"), at(200_000))
@@ -147,7 +142,7 @@ async def test_rollups_downsample_exactly(store: SQLiteTenantStore) -> None:
     assert sum(r["discharged_wh"] for r in full.data) > 0 and all(r["charged_wh"] == 0 for r in full.data)
 
 
-async def test_fields_select_metrics_and_energy_needs_rollups(store: SQLiteTenantStore) -> None:
+async def test_fields_select_metrics_and_energy_needs_rollups(store: TenantStore) -> None:
     await write(store, series(100, 10))
     query = HistoryQuery("pack", at(0), at(1000), resolution="5m", fields=("soc", "discharged_wh"))
     result = await run_history(store, query, at(2000))
@@ -161,7 +156,7 @@ async def test_fields_select_metrics_and_energy_needs_rollups(store: SQLiteTenan
     assert auto.meta["resolution"] == "5m"
 
 
-async def test_an_unknown_battery_or_empty_range_is_empty(store: SQLiteTenantStore) -> None:
+async def test_an_unknown_battery_or_empty_range_is_empty(store: TenantStore) -> None:
     for query in (HistoryQuery("nobody"), HistoryQuery("pack", resolution="1h"), HistoryQuery("pack", fields=("soc",))):
         result = await run_history(store, query, at(0))
         assert result.data == []

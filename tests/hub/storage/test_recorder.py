@@ -89,7 +89,7 @@ async def test_a_partial_batch_is_written_after_the_flush_interval(harness: Harn
     harness.publish(reading(0, "garage"), reading(0, "shed"))
     await wait_for(lambda: harness.stored_events)
     assert harness.stored_events == [{"count": 2, "batteries": {"garage": 1, "shed": 1}, "last": (T0).isoformat()}]
-    assert recorder.stats() == {"stored": 2, "dropped": 0, "queued": 0}
+    assert recorder.stats() == {"stored": 2, "dropped": 0, "queued": 0, "throttled": 0, "holding_back": False}
 
 
 async def test_stored_event_comes_after_the_commit(harness: Harness, tmp_path: Path) -> None:
@@ -194,4 +194,34 @@ async def test_full_queue_drops_oldest_and_reports_degraded(harness: Harness) ->
     assert await harness.stored_seconds() == [0, *range(21, 31)]
     await wait_for(lambda: harness.registry.get(SERVICE).health == Health.OK)  # type: ignore[union-attr]
     await harness.bus.drain()
-    assert [h for h, _ in harness.health] == ["degraded", "ok"]
+    # Held back first (pollers would wait), then dropping for producers that do not wait.
+    assert harness.health == [
+        ("degraded", "storage is slow: polling held back"),
+        ("degraded", "write queue full, dropping oldest"),
+        ("ok", None),
+    ]
+
+
+async def test_slow_storage_holds_pollers_back_and_loses_nothing(harness: Harness) -> None:
+    gated = GatedStore(harness.store)
+    recorder = await harness.recorder(gated, batch_size=100, flush_interval=0.01, queue_size=10)
+    harness.publish(reading(0))
+    await asyncio.wait_for(gated.entered.wait(), TIMEOUT)  # the writer is stuck on the disk
+    await recorder.wait_for_room()  # one reading in flight: room for more
+    harness.publish(*(reading(s) for s in range(1, 8)))  # backlog 8 = the high-water mark of 10
+    await harness.bus.drain()
+    poller = asyncio.create_task(recorder.wait_for_room())
+    await asyncio.sleep(0)
+    assert not poller.done()  # a poller would wait here instead of adding to the backlog
+    service = harness.registry.get(SERVICE)
+    assert service is not None
+    assert (service.health, service.reason) == (Health.DEGRADED, "storage is slow: polling held back")
+    assert recorder.stats()["holding_back"]
+
+    gated.gate.set()
+    await asyncio.wait_for(poller, TIMEOUT)  # the writer caught up: polling resumes
+    await wait_for(lambda: recorder.stored == 8)
+    assert recorder.dropped == 0
+    assert await harness.stored_seconds() == list(range(8))
+    await wait_for(lambda: harness.registry.get(SERVICE).health == Health.OK)  # type: ignore[union-attr]
+    assert recorder.stats()["throttled"] == 1

@@ -1,13 +1,16 @@
-"""Rollups written incrementally (and rebuilt) equal a brute-force computation over the raw rows."""
+"""Rollups written incrementally (and rebuilt) equal a brute-force computation over the raw rows, on both backends.
+
+Each generated example writes into a tenant of its own in the test's database (a new PostgreSQL
+schema per example would cost its migrations every time).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import tempfile
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.reading import Reading, Temperature
-from hub.storage import DEFAULT_TENANT
+from hub.storage.base import Storage, TenantStore
 from hub.storage.rollups import BY_NAME, Bucket
-from hub.storage.sqlite import SQLiteStorage, SQLiteTenantStore
+from tests.hub.storage.backends import Location, add_tenant, sql
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Ten minutes before a month ends (and a leap day): series cross 5-minute, hour, day and month edges.
@@ -130,24 +133,28 @@ def assert_close(actual: dict[int, dict[str, Any]], expected: dict[int, dict[str
 # --- storage helpers -----------------------------------------------------------------------------
 
 
-async def all_buckets(store: SQLiteTenantStore, name: str) -> dict[int, Bucket]:
+async def all_buckets(store: TenantStore, name: str) -> dict[int, Bucket]:
     found: dict[int, Bucket] = {}
     async for chunk in store.iter_buckets("pack", name, None, None, chunk=7):  # small chunks: paging too
         found.update((b.start, b) for b in chunk)
     return found
 
 
-async def check_against_brute_force(store: SQLiteTenantStore) -> None:
+async def check_against_brute_force(store: TenantStore) -> None:
     readings = await store.history("pack", None, None, 100_000)
     for name in BY_NAME:
         stored = {start: as_brute(b) for start, b in (await all_buckets(store, name)).items()}
         assert_close(stored, brute_force(name, readings), name)
 
 
-async def open_store(path: Path) -> tuple[SQLiteStorage, SQLiteTenantStore]:
-    storage = SQLiteStorage(path)
+async def open_store(location: Location, tenant: str | None = None) -> tuple[Storage, TenantStore]:
+    """Open the test's database; without ``tenant`` a new tenant (with its battery) for a new example."""
+    storage = location.make()
     await storage.open()
-    store = storage.for_tenant(DEFAULT_TENANT)
+    if tenant is None:
+        tenant = f"t{uuid.uuid4().hex}"
+        await add_tenant(storage, tenant)
+    store = storage.for_tenant(tenant)
     await store.ensure_battery("pack", "Pack", "daly")
     return storage, store
 
@@ -197,21 +204,25 @@ def batches_of(readings: list[Reading], cuts: list[int]) -> list[list[Reading]]:
     return [readings[a:b] for a, b in itertools.pairwise(edges) if b > a]
 
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The database fixture is shared by the examples on purpose: each one writes into a tenant of its own.
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @SETTINGS
 @given(series(), st.lists(st.integers(0, 40), max_size=6))
-def test_incremental_rollups_equal_brute_force(readings: list[Reading], cuts: list[int]) -> None:
+def test_incremental_rollups_equal_brute_force(location: Location, readings: list[Reading], cuts: list[int]) -> None:
     async def run() -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            storage, store = await open_store(Path(tmp) / "hub.db")
-            try:
-                for batch in batches_of(readings, cuts):
-                    await store.write_readings(batch)
-                await check_against_brute_force(store)
-            finally:
-                await storage.close()
+        storage, store = await open_store(location)
+        try:
+            for batch in batches_of(readings, cuts):
+                await store.write_readings(batch)
+            await check_against_brute_force(store)
+        finally:
+            await storage.close()
 
     asyncio.run(run())
 
@@ -219,7 +230,7 @@ def test_incremental_rollups_equal_brute_force(readings: list[Reading], cuts: li
 @SETTINGS
 @given(series(), st.lists(st.integers(0, 40), max_size=6), st.randoms(use_true_random=False), st.booleans())
 def test_late_and_repeated_batches_still_equal_brute_force(
-    readings: list[Reading], cuts: list[int], rng: Any, repeat: bool
+    location: Location, readings: list[Reading], cuts: list[int], rng: Any, repeat: bool
 ) -> None:
     batches = batches_of(readings, cuts)
     rng.shuffle(batches)  # batches arriving out of order
@@ -227,58 +238,55 @@ def test_late_and_repeated_batches_still_equal_brute_force(
         batches.append(batches[0])  # a batch written again after an uncertain commit
 
     async def run() -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            storage, store = await open_store(Path(tmp) / "hub.db")
-            try:
-                for batch in batches:
-                    await store.write_readings(batch)
-                await check_against_brute_force(store)
-            finally:
-                await storage.close()
+        storage, store = await open_store(location)
+        try:
+            for batch in batches:
+                await store.write_readings(batch)
+            await check_against_brute_force(store)
+        finally:
+            await storage.close()
 
     asyncio.run(run())
 
 
 @SETTINGS
 @given(series(), st.integers(0, 40))
-def test_a_restart_between_batches_keeps_integrating(readings: list[Reading], cut: int) -> None:
+def test_a_restart_between_batches_keeps_integrating(location: Location, readings: list[Reading], cut: int) -> None:
     """A new storage object (empty memory) finds the previous reading in the database."""
 
     async def run() -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "hub.db"
-            for batch in batches_of(readings, [cut]):
-                storage, store = await open_store(path)
-                await store.write_readings(batch)
-                await storage.close()
-            storage, store = await open_store(path)
-            try:
-                await check_against_brute_force(store)
-            finally:
-                await storage.close()
+        storage, store = await open_store(location)
+        await storage.close()
+        for batch in batches_of(readings, [cut]):
+            storage, store = await open_store(location, store.tenant_id)
+            await store.write_readings(batch)
+            await storage.close()
+        storage, store = await open_store(location, store.tenant_id)
+        try:
+            await check_against_brute_force(store)
+        finally:
+            await storage.close()
 
     asyncio.run(run())
 
 
 @SETTINGS
 @given(series(), st.lists(st.integers(0, 40), max_size=6))
-def test_rebuild_equals_incremental(readings: list[Reading], cuts: list[int]) -> None:
+def test_rebuild_equals_incremental(location: Location, readings: list[Reading], cuts: list[int]) -> None:
     async def run() -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            storage, store = await open_store(Path(tmp) / "hub.db")
-            try:
-                for batch in batches_of(readings, cuts):
-                    await store.write_readings(batch)
-                before = {name: await all_buckets(store, name) for name in BY_NAME}
-                await storage.db.execute("UPDATE rollups SET voltage_max = 999, charged_wh = -1")  # spoil
-                await storage.db.commit()
-                written = await store.rebuild_rollups("pack")
-                after = {name: await all_buckets(store, name) for name in BY_NAME}
-                assert written == len(before["5m"])
-                for name in BY_NAME:
-                    rebuilt = {k: as_brute(b) for k, b in after[name].items()}
-                    assert_close(rebuilt, {k: as_brute(b) for k, b in before[name].items()}, name)
-            finally:
-                await storage.close()
+        storage, store = await open_store(location)
+        try:
+            for batch in batches_of(readings, cuts):
+                await store.write_readings(batch)
+            before = {name: await all_buckets(store, name) for name in BY_NAME}
+            await sql(storage, "UPDATE rollups SET voltage_max = 999, charged_wh = -1")  # spoil
+            written = await store.rebuild_rollups("pack")
+            after = {name: await all_buckets(store, name) for name in BY_NAME}
+            assert written == len(before["5m"])
+            for name in BY_NAME:
+                rebuilt = {k: as_brute(b) for k, b in after[name].items()}
+                assert_close(rebuilt, {k: as_brute(b) for k, b in before[name].items()}, name)
+        finally:
+            await storage.close()
 
     asyncio.run(run())

@@ -1,22 +1,28 @@
-"""Retention: per-class pruning in chunks, the background pruner, its config, and rollups kept past raw."""
+"""Retention on both backends: per-class pruning in chunks, the background pruner, its config, rollups kept past raw."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import voluptuous as vol
 
 from hub.reading import Reading
-from hub.storage import DEFAULT_TENANT
+from hub.storage import DEFAULT_TENANT, StorageError
+from hub.storage.base import Storage, TenantStore
 from hub.storage.packing import to_millis
+from hub.storage.pg_backup import connect
+from hub.storage.pg_partitions import Partitions, month_of
+from hub.storage.pg_schema import migrate
+from hub.storage.postgres import PostgreSQLStorage
 from hub.storage.retention import RETENTION_SCHEMA, Pruner, Retention
 from hub.storage.rollups import BY_NAME
-from hub.storage.sqlite import SQLiteStorage, SQLiteTenantStore, migrations
+from hub.storage.sqlite import SQLiteStorage, migrations
+from tests.hub.storage.backends import Location, sql
 
 NOW = datetime(2025, 6, 15, 12, 0, 3, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -27,42 +33,33 @@ def reading(moment: datetime, voltage: float = 52.0, battery: str = "pack") -> R
 
 
 @pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[SQLiteStorage]:
-    storage = SQLiteStorage(tmp_path / "hub.db")
-    await storage.open()
-    yield storage
-    await storage.close()
-
-
-@pytest.fixture
-async def store(storage: SQLiteStorage) -> SQLiteTenantStore:
+async def store(storage: Storage) -> TenantStore:
     store = storage.for_tenant(DEFAULT_TENANT)
     await store.ensure_battery("pack", "Pack", "daly")
     return store
 
 
-async def rows(storage: SQLiteStorage, sql: str, *args: object) -> list[tuple[int, ...]]:
-    async with storage.db.execute(sql, args) as cur:
-        return [tuple(r) for r in await cur.fetchall()]
+async def rows(storage: Storage, query: str, *args: object) -> list[tuple[Any, ...]]:
+    return await sql(storage, query, *args)
 
 
-async def raw_times(storage: SQLiteStorage) -> list[int]:
+async def raw_times(storage: Storage) -> list[int]:
     return [r[0] for r in await rows(storage, "SELECT ts FROM readings ORDER BY ts")]
 
 
-async def bucket_starts(storage: SQLiteStorage, name: str) -> list[int]:
+async def bucket_starts(storage: Storage, name: str) -> list[int]:
     found = await rows(storage, "SELECT bucket_start FROM rollups WHERE class = ? ORDER BY bucket_start", name)
     return [r[0] for r in found]
 
 
-async def two_years(store: SQLiteTenantStore) -> None:
+async def two_years(store: TenantStore) -> None:
     """Three readings a day at noon for two years before NOW (a batch per day)."""
     for day in range(730, -1, -1):
         noon = NOW - day * DAY
         await store.write_readings([reading(noon + timedelta(seconds=s)) for s in (0, 10, 20)])
 
 
-async def test_each_class_loses_exactly_its_expired_rows(storage: SQLiteStorage, store: SQLiteTenantStore) -> None:
+async def test_each_class_loses_exactly_its_expired_rows(storage: Storage, store: TenantStore) -> None:
     await two_years(store)
     before = {name: await bucket_starts(storage, name) for name in BY_NAME}
     raw_before = await raw_times(storage)
@@ -79,7 +76,7 @@ async def test_each_class_loses_exactly_its_expired_rows(storage: SQLiteStorage,
     assert await Pruner(storage, retention).run_once(NOW) == {"raw": 0, "5m": 0}  # nothing left to do
 
 
-async def test_small_chunks_delete_everything_expired(storage: SQLiteStorage, store: SQLiteTenantStore) -> None:
+async def test_small_chunks_delete_everything_expired(storage: Storage, store: TenantStore) -> None:
     await store.write_readings([reading(NOW - 40 * DAY + timedelta(seconds=s)) for s in range(0, 600, 7)])
     await store.write_readings([reading(NOW)])
     pruned = await storage.prune({"raw": NOW - 30 * DAY, "1h": NOW - 31 * DAY}, chunk=4)
@@ -88,7 +85,7 @@ async def test_small_chunks_delete_everything_expired(storage: SQLiteStorage, st
     assert len(await bucket_starts(storage, "5m")) == 3  # untouched: not in the cutoffs
 
 
-async def test_a_bucket_still_holding_unexpired_time_is_kept(storage: SQLiteStorage, store: SQLiteTenantStore) -> None:
+async def test_a_bucket_still_holding_unexpired_time_is_kept(storage: Storage, store: TenantStore) -> None:
     await store.write_readings([reading(datetime(2025, 5, 1, tzinfo=UTC)), reading(datetime(2025, 5, 31, tzinfo=UTC))])
     await storage.prune({"1mo": datetime(2025, 5, 20, tzinfo=UTC)})
     assert await bucket_starts(storage, "1mo") == [to_millis(datetime(2025, 5, 1, tzinfo=UTC))]
@@ -96,23 +93,22 @@ async def test_a_bucket_still_holding_unexpired_time_is_kept(storage: SQLiteStor
     assert await bucket_starts(storage, "1mo") == []
 
 
-async def test_unknown_class_is_refused(storage: SQLiteStorage) -> None:
+async def test_unknown_class_is_refused(storage: Storage) -> None:
     with pytest.raises(ValueError, match="unknown storage classes"):
         await storage.prune({"2w": NOW})
 
 
-async def test_rebuild_after_pruning_keeps_the_rollups_of_pruned_readings(
-    storage: SQLiteStorage, store: SQLiteTenantStore
-) -> None:
+async def test_rebuild_after_pruning_keeps_the_rollups_of_pruned_readings(storage: Storage, store: TenantStore) -> None:
     await two_years(store)
     await Pruner(storage, Retention()).run_once(NOW)
-    before = {name: await rows(storage, "SELECT * FROM rollups WHERE class = ?", name) for name in BY_NAME}
+    every = "SELECT * FROM rollups WHERE class = ? ORDER BY bucket_start"
+    before = {name: await rows(storage, every, name) for name in BY_NAME}
     assert await store.rebuild_rollups("pack") == 31  # one 5-minute bucket per day still in raw
     for name in BY_NAME:
-        assert await rows(storage, "SELECT * FROM rollups WHERE class = ?", name) == before[name]
+        assert await rows(storage, every, name) == before[name]
 
 
-async def test_a_late_reading_in_a_pruned_bucket_is_merged(storage: SQLiteStorage, store: SQLiteTenantStore) -> None:
+async def test_a_late_reading_in_a_pruned_bucket_is_merged(storage: Storage, store: TenantStore) -> None:
     await two_years(store)
     await Pruner(storage, Retention()).run_once(NOW)
     old_noon = to_millis(NOW - 100 * DAY) // 300_000 * 300_000
@@ -144,8 +140,9 @@ def test_retention_config_defaults_and_validation() -> None:
             vol.Schema(RETENTION_SCHEMA)(bad)
 
 
-async def test_storage_with_retention_runs_the_pruner_in_the_background(tmp_path: Path) -> None:
-    storage = SQLiteStorage(tmp_path / "hub.db", retention=Retention(interval_s=0.05))
+async def test_storage_with_retention_runs_the_pruner_in_the_background(location: Location) -> None:
+    storage: Any = location.make()
+    storage.retention = Retention(interval_s=0.05)
     await storage.open()
     try:
         assert storage.pruner is not None
@@ -163,8 +160,76 @@ async def test_storage_with_retention_runs_the_pruner_in_the_background(tmp_path
     assert storage.pruner is None
 
 
-async def test_opening_without_retention_prunes_nothing(storage: SQLiteStorage) -> None:
+async def test_opening_without_retention_prunes_nothing(storage: Any) -> None:
     assert storage.pruner is None
+
+
+async def test_pruning_drops_whole_expired_partitions(pg_storage: PostgreSQLStorage) -> None:
+    storage = pg_storage
+    store = storage.for_tenant(DEFAULT_TENANT)
+    await store.ensure_battery("pack", "Pack", "daly")
+    await two_years(store)
+    partitions = storage.partitions
+    assert len(partitions.known) == 25  # one per month touched
+    raw_before = await raw_times(storage)
+    pruned = await storage.prune({"raw": NOW - 30 * DAY})
+    cut = to_millis(NOW - 30 * DAY) // 300_000 * 300_000
+    assert pruned == {"raw": len([ts for ts in raw_before if ts < cut])}
+    async with storage.connection("test") as conn:
+        left = sorted(lo for _, lo, _ in await partitions.listing(conn))
+    assert left == [month_of(cut), month_of(to_millis(NOW))]  # the month holding the cutoff stays
+    assert partitions.known == set(left)
+    await store.write_readings([reading(NOW - 100 * DAY)])  # a late reading gets its month back
+    assert month_of(to_millis(NOW - 100 * DAY)) in partitions.known
+    assert to_millis(NOW - 100 * DAY) in await raw_times(storage)
+
+
+async def test_a_write_recreates_a_partition_another_hub_dropped(
+    pg_location: Location, pg_storage: PostgreSQLStorage
+) -> None:
+    store = pg_storage.for_tenant(DEFAULT_TENANT)
+    await store.ensure_battery("pack", "Pack", "daly")
+    await store.write_readings([reading(NOW)])
+    other = pg_location.make()  # a second hub on the same database prunes the month away
+    await other.open()
+    try:
+        assert await other.prune({"raw": NOW + 40 * DAY}) == {"raw": 1}
+    finally:
+        await other.close()
+    await store.write_readings([reading(NOW + timedelta(seconds=10))])  # the first still counted on it
+    assert await raw_times(pg_storage) == [to_millis(NOW + timedelta(seconds=10))]
+
+
+async def test_upgrading_a_postgresql_schema_builds_rollups_of_its_readings(pg_location: Location) -> None:
+    conn = await connect(pg_location.settings)
+    try:  # a schema as version 3 left it, with readings
+        await migrate(conn, pg_location.schema, upto=3)
+        partitions = Partitions()
+        partitions.schema = pg_location.schema
+        start = to_millis(NOW)
+        async with conn.transaction():
+            await partitions.create(conn, [month_of(start)])
+        await conn.execute(
+            "INSERT INTO batteries (pk, tenant_id, id, name, driver, created_at) "
+            "VALUES (1, 'default', 'pack', 'Pack', 'daly', now())"
+        )
+        await conn.executemany(
+            "INSERT INTO readings (battery_pk, ts, voltage, current) VALUES (1, $1, $2, 200)",
+            [(start + i * 60_000, 5200 + i) for i in range(30)],
+        )
+    finally:
+        await conn.close()
+    storage = pg_location.make()
+    await storage.open()
+    try:
+        assert await storage.schema_version() == migrations()[-1][0]
+        buckets = [
+            b async for chunk in storage.for_tenant("default").iter_buckets("pack", "1h", None, None) for b in chunk
+        ]
+        assert [b.n for b in buckets] == [30]
+        assert buckets[0].charged_wh == pytest.approx(sum((104 + 0.02 * i + 0.01) / 60 for i in range(29)))
+    finally:
+        await storage.close()
 
 
 async def test_upgrading_a_database_builds_rollups_of_its_readings(tmp_path: Path) -> None:
@@ -183,7 +248,7 @@ async def test_upgrading_a_database_builds_rollups_of_its_readings(tmp_path: Pat
     storage = SQLiteStorage(path)
     await storage.open()
     try:
-        assert await storage.schema_version() == 4
+        assert await storage.schema_version() == migrations()[-1][0]
         store = storage.for_tenant("default")
         buckets = [b async for chunk in store.iter_buckets("pack", "1h", None, None) for b in chunk]
         assert [b.n for b in buckets] == [30]
@@ -191,3 +256,28 @@ async def test_upgrading_a_database_builds_rollups_of_its_readings(tmp_path: Pat
         assert buckets[0].charged_wh == pytest.approx(sum((104 + 0.02 * i + 0.01) / 60 for i in range(29)))
     finally:
         await storage.close()
+
+
+async def test_a_long_reader_delays_partition_ddl_but_blocks_no_write(
+    pg_storage: PostgreSQLStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("hub.storage.postgres._DDL_LOCK_TIMEOUT", "SET LOCAL lock_timeout = '200ms'")
+    store = pg_storage.for_tenant(DEFAULT_TENANT)
+    await store.ensure_battery("pack", "Pack", "daly")
+    old = [reading(NOW - 100 * DAY + timedelta(seconds=s)) for s in range(3)]
+    await store.write_readings([*old, reading(NOW)])
+    reader = await connect(pg_storage.settings)
+    try:
+        await reader.execute("BEGIN; SELECT COUNT(*) FROM readings")  # a backup's snapshot holds the table
+        # Expired rows still go (row by row); their partition stays for the next run.
+        assert await pg_storage.prune({"raw": NOW - 30 * DAY}) == {"raw": 3}
+        assert month_of(to_millis(NOW - 100 * DAY)) in pg_storage.partitions.known
+        with pytest.raises(StorageError, match="lock timeout"):  # a new month must wait: the recorder retries
+            await store.write_readings([reading(NOW + 40 * DAY)])
+        await store.write_readings([reading(NOW + timedelta(seconds=1))])  # other writes go on meanwhile
+    finally:
+        await reader.close()
+    await store.write_readings([reading(NOW + 40 * DAY)])
+    assert await pg_storage.prune({"raw": NOW - 30 * DAY}) == {"raw": 0}
+    assert month_of(to_millis(NOW - 100 * DAY)) not in pg_storage.partitions.known
+    assert len(await raw_times(pg_storage)) == 3

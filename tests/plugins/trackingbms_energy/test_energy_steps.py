@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from trackingbms_energy import plugin
@@ -15,6 +16,7 @@ from hub.bus import Event, EventBus
 from hub.pipeline import Pipeline
 from hub.registry import Health, ServiceRegistry
 from hub.specs import ProcessorSpec, Registry
+from hub.storage.sqlite import SQLiteStorage
 from tests.plugins.trackingbms_energy.energy_synthetic import MemoryStore, full_then_discharge, reading
 
 
@@ -61,7 +63,7 @@ async def test_save_every_n_readings() -> None:
     await step.attach(store)
     for t in range(25):
         await step.process(reading(t, power=100.0))
-    assert store.saves == 2
+    assert store.saves == 3  # at the first reading (no saved state yet), then after 10 and 20 more
 
 
 async def test_a_battery_seen_first_at_runtime_loads_its_state_then() -> None:
@@ -193,3 +195,31 @@ async def test_the_board_publishes_one_event_per_reading_once_it_has_a_hub(bus: 
     assert board.hub.registry.get("plugin.energy").health == Health.DEGRADED  # type: ignore[union-attr]
     board.report("energy/b", None)
     assert board.hub.registry.get("plugin.energy").health == Health.OK  # type: ignore[union-attr]
+
+
+async def test_readings_stored_after_the_last_save_are_counted_again_at_start(tmp_path: Path) -> None:
+    """A crash between two saves: the next start counts the committed readings the state missed."""
+    storage = SQLiteStorage(tmp_path / "crash.db")
+    await storage.open()
+    try:
+        store = storage.for_tenant("default")
+        await store.ensure_battery("b", "B", "daly")
+        first, _ = energy_step()
+        await first.attach(store)
+        hour = [reading(t, power=1000.0) for t in range(0, 3601, 60)]
+        for item in hour[:31]:  # half an hour counted and saved...
+            await first.process(item)
+        await first.close()
+        await store.write_readings(hour)  # ...but the whole hour was stored before the crash
+        assert (await store.load_state("b", "energy") or {})["charged_kwh"] == pytest.approx(0.5)
+
+        second, _ = energy_step()
+        await second.attach(store)  # the restart
+        calculator = second.calculator("b")
+        assert calculator is not None
+        assert calculator.charged_kwh == pytest.approx(1.0)  # continues from the stored data
+        assert await second.process(hour[-1]) is hour[-1]  # already counted: not twice
+        await second.process(reading(3660, power=1000.0))
+        assert calculator.charged_kwh == pytest.approx(1.0 + 1 / 60)
+    finally:
+        await storage.close()

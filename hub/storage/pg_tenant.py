@@ -1,0 +1,267 @@
+"""One tenant's view of a PostgreSQL database: batteries, readings, state, audit, history reads."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from hub.reading import Reading, utc_now
+from hub.storage import pg_rollups
+from hub.storage.base import AuditEntry, BatteryRecord, StorageError, TenantStore
+from hub.storage.packing import COLUMNS, from_row, pack_rows, to_millis
+from hub.storage.pg_partitions import month_of
+from hub.storage.pg_records import PostgresRecords
+from hub.storage.postgres import PostgreSQLStorage
+from hub.storage.rollups import BY_NAME, Bucket, Sample, from_millis
+from hub.storage.sqlite_rollups import RAW, group_rows
+
+_LOGGER = logging.getLogger(__name__)
+_INSERT = (
+    f"INSERT INTO readings (battery_pk, {', '.join(COLUMNS)}) VALUES ({', '.join(f'${i}' for i in range(1, 16))}) "
+    "ON CONFLICT (battery_pk, ts) DO UPDATE SET "  # a reading written again replaces the stored one
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:])
+)
+_SELECT = (
+    f"SELECT {', '.join(COLUMNS)} FROM readings WHERE battery_pk = "
+    "(SELECT pk FROM batteries WHERE tenant_id = $1 AND id = $2) AND ts BETWEEN $3 AND $4 ORDER BY ts DESC LIMIT $5"
+)
+# Packed row positions (tenant, battery id, ts, ...) of the columns stored as 32-bit integers.
+_INT_COLUMNS = range(3, 12)
+_INT32 = 2**31
+
+
+def fit_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows whose scaled values fit the integer columns; any other is logged and left out (as
+    ``pack_rows`` does with a reading that cannot be packed), not the batch."""
+    kept = []
+    for row in rows:
+        if all(row[i] is None or -_INT32 <= row[i] < _INT32 for i in _INT_COLUMNS):
+            kept.append(row)
+        else:
+            _LOGGER.error("Reading of %s at %d ms holds a value out of range and is dropped", row[1], row[2])
+    return kept
+
+
+def _missing_partition(err: StorageError) -> bool:
+    return "no partition of relation" in str(err.__cause__ or "")
+
+
+def _bounds(resolution: str, start: datetime | None, end: datetime | None) -> tuple[int, int]:
+    """[lo, hi] in ms; for a rollup class lo is the start of the bucket holding ``start``."""
+    lo = to_millis(start) if start else 0
+    if resolution != RAW:
+        lo = BY_NAME[resolution].floor(lo)  # KeyError for an unknown class
+    return lo, to_millis(end) if end else 2**62
+
+
+class PostgreSQLTenantStore(PostgresRecords, TenantStore):
+    """One tenant's view of a PostgreSQL database."""
+
+    def __init__(self, storage: PostgreSQLStorage, tenant_id: str) -> None:
+        self.storage = storage
+        self.tenant_id = tenant_id
+
+    async def ensure_battery(self, battery_id: str, name: str, driver: str) -> None:
+        async with self.storage.transaction("battery write") as conn:
+            await conn.execute(
+                "INSERT INTO batteries (tenant_id, id, name, driver, created_at) VALUES ($1, $2, $3, $4, $5) "
+                "ON CONFLICT (tenant_id, id) DO UPDATE SET name = EXCLUDED.name, driver = EXCLUDED.driver",
+                self.tenant_id,
+                battery_id,
+                name,
+                driver,
+                utc_now(),
+            )
+
+    async def batteries(self) -> list[BatteryRecord]:
+        # COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
+        sql = 'SELECT id, name, driver FROM batteries WHERE tenant_id = $1 ORDER BY id COLLATE "C"'
+        return [BatteryRecord(*row) for row in await self.storage.fetch("battery read", sql, self.tenant_id)]
+
+    async def write_readings(self, readings: Sequence[Reading]) -> None:
+        rows = fit_rows(pack_rows(self.tenant_id, readings))
+        if not rows:
+            return
+        await self.storage.ensure_partitions(self.storage.partitions.missing(row[2] for row in rows))
+        try:
+            await self._write(rows)
+        except StorageError as err:
+            if not _missing_partition(err):
+                raise
+            # Another hub dropped a month this storage still counted on: create it again, once.
+            months = sorted({month_of(row[2]) for row in rows})
+            self.storage.partitions.forget(months)
+            await self.storage.ensure_partitions(months)
+            await self._write(rows)
+
+    async def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        pks = await self._pks({row[1] for row in rows})
+        groups = group_rows(rows, pks)
+        async with self.storage.transaction("write", groups) as conn:
+            before = {pk: await pg_rollups.baseline(conn, pk, s[0].ts) for pk, s in groups.items()}
+            await conn.executemany(_INSERT, [(pks[row[1]], *row[2:]) for row in rows])
+            # Rolled up in the same transaction: a reading counted as stored is also in the rollups.
+            for pk, samples in groups.items():
+                await pg_rollups.roll_up(conn, pk, samples, *before[pk])
+
+    async def _pks(self, battery_ids: set[str]) -> dict[str, int]:
+        """Primary keys of this tenant's batteries; StorageError naming any that is not registered.
+
+        Kept by the storage once found: a battery's primary key never changes (batteries are not deleted).
+        """
+        known = self.storage.battery_pks
+        ids = sorted(battery_ids)
+        found = {i: known[(self.tenant_id, i)] for i in ids if (self.tenant_id, i) in known}
+        if len(found) < len(ids):
+            rows = await self.storage.fetch(
+                "write",
+                "SELECT id, pk FROM batteries WHERE tenant_id = $1 AND id = ANY($2::text[])",
+                self.tenant_id,
+                ids,
+            )
+            found = {str(row[0]): int(row[1]) for row in rows}
+            known.update(((self.tenant_id, i), pk) for i, pk in found.items())
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise StorageError(f"PostgreSQL write failed: unknown batteries {missing} in tenant {self.tenant_id!r}")
+        return found
+
+    async def _pk(self, battery_id: str) -> int | None:
+        value = await self.storage.fetchval(
+            "battery read", "SELECT pk FROM batteries WHERE tenant_id = $1 AND id = $2", self.tenant_id, battery_id
+        )
+        return None if value is None else int(value)
+
+    async def load_state(self, battery_id: str, key: str) -> dict[str, Any] | None:
+        value = await self.storage.fetchval(
+            "state read",
+            "SELECT value FROM battery_state WHERE tenant_id = $1 AND battery_id = $2 AND key = $3",
+            self.tenant_id,
+            battery_id,
+            key,
+        )
+        return None if value is None else dict(json.loads(value))
+
+    async def save_state(self, battery_id: str, key: str, value: dict[str, Any]) -> None:
+        async with self.storage.transaction("state write") as conn:
+            await conn.execute(
+                "INSERT INTO battery_state (tenant_id, battery_id, key, value, updated_at) VALUES ($1, $2, $3, $4, $5) "
+                "ON CONFLICT (tenant_id, battery_id, key) DO UPDATE SET value = EXCLUDED.value, "
+                "updated_at = EXCLUDED.updated_at",
+                self.tenant_id,
+                battery_id,
+                key,
+                json.dumps(value),
+                utc_now(),
+            )
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        async with self.storage.transaction("audit write") as conn:
+            await conn.execute(
+                "INSERT INTO audit_log (tenant_id, ts, actor, source_ip, action, target, request, result, details) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                self.tenant_id,
+                entry.timestamp,
+                entry.actor,
+                entry.source_ip,
+                entry.action,
+                entry.target,
+                json.dumps(entry.request),
+                entry.result,
+                json.dumps(entry.details, default=str),
+            )
+
+    async def audit(self, limit: int, offset: int = 0, target: str | None = None) -> tuple[list[AuditEntry], int]:
+        where, args = "tenant_id = $1", [self.tenant_id]
+        if target is not None:
+            where, args = where + " AND target = $2", [*args, target]
+        total = await self.storage.fetchval("audit read", f"SELECT COUNT(*) FROM audit_log WHERE {where}", *args)
+        n = len(args)
+        rows = await self.storage.fetch(
+            "audit read",
+            "SELECT ts, actor, source_ip, action, target, request, result, details FROM audit_log "
+            f"WHERE {where} ORDER BY id DESC LIMIT ${n + 1} OFFSET ${n + 2}",
+            *args,
+            limit,
+            offset,
+        )
+        entries = [
+            AuditEntry(
+                actor=r[1],
+                source_ip=r[2],
+                action=r[3],
+                target=r[4],
+                request=json.loads(r[5] or "{}"),
+                result=r[6],
+                details=json.loads(r[7] or "{}"),
+                timestamp=r[0],
+            )
+            for r in rows
+        ]
+        return entries, int(total)
+
+    async def latest(self, battery_id: str) -> Reading | None:
+        rows = await self._select(battery_id, None, None, 1)
+        return rows[0] if rows else None
+
+    async def history(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
+        return list(reversed(await self._select(battery_id, start, end, limit)))
+
+    async def _select(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
+        lo = to_millis(start) if start else 0
+        hi = to_millis(end) if end else 2**62
+        rows = await self.storage.fetch("history read", _SELECT, self.tenant_id, battery_id, lo, hi, limit)
+        return [from_row(battery_id, tuple(row)) for row in rows]
+
+    async def data_start(self, battery_id: str) -> dict[str, datetime]:
+        pk = await self._pk(battery_id)
+        if pk is None:
+            return {}
+        async with self.storage.connection("history read") as conn:
+            found = await pg_rollups.oldest(conn, pk)
+        return {name: from_millis(ms) for name, ms in found.items()}
+
+    async def count_rows(self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None) -> int:
+        pk = await self._pk(battery_id)
+        if pk is None:
+            return 0
+        lo, hi = _bounds(resolution, start, end)
+        async with self.storage.connection("history read") as conn:
+            return await pg_rollups.count(conn, pk, resolution, lo, hi)
+
+    async def iter_samples(
+        self, battery_id: str, start: datetime | None, end: datetime | None, chunk: int = 5000
+    ) -> AsyncIterator[list[Sample]]:
+        pk = await self._pk(battery_id)
+        lo, hi = _bounds(RAW, start, end)
+        while pk is not None and lo <= hi:
+            async with self.storage.connection("history read") as conn:
+                samples = await pg_rollups.read_samples(conn, pk, lo, hi, chunk)
+            if samples:
+                yield samples
+            if len(samples) < chunk:
+                return
+            lo = samples[-1].ts + 1  # keyset paging: no cursor stays open across yields
+
+    async def iter_buckets(
+        self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None, chunk: int = 5000
+    ) -> AsyncIterator[list[Bucket]]:
+        pk = await self._pk(battery_id)
+        lo, hi = _bounds(resolution, start, end)
+        while pk is not None and lo <= hi:
+            async with self.storage.connection("history read") as conn:
+                buckets = await pg_rollups.read_buckets(conn, pk, resolution, lo, hi, chunk)
+            if buckets:
+                yield buckets
+            if len(buckets) < chunk:
+                return
+            lo = buckets[-1].start + 1
+
+    async def rebuild_rollups(self, battery_id: str, start: datetime | None = None, end: datetime | None = None) -> int:
+        pk = await self._pk(battery_id)
+        if pk is None:
+            return 0
+        return await self.storage.rebuild(pk, to_millis(start) if start else None, to_millis(end) if end else None)

@@ -1,0 +1,1 @@
+"""foxBMS 2 over CAN."""

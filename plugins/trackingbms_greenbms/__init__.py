@@ -1,0 +1,1 @@
+"""Green-BMS (SmartBMS) over Bluetooth serial."""

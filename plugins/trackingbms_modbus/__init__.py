@@ -1,0 +1,1 @@
+"""Any Modbus battery from a YAML register map."""

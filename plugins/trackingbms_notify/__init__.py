@@ -1,0 +1,1 @@
+"""Notifiers: email, SMS and webhooks."""

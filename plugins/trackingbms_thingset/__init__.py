@@ -1,0 +1,1 @@
+"""Libre Solar BMS over ThingSet."""

@@ -1,0 +1,1 @@
+"""ThingSet over CAN: identifiers, reports, ISO-TP, the driver and the simulator."""
