@@ -271,7 +271,7 @@ class PostgresRecords(AlertStore, OutboxStore, ScopeStore):
     async def battery_scope(self, battery_id: str) -> BatteryScope:
         async with self.storage.connection("scope read") as conn:
             row = await conn.fetchrow(
-                "SELECT b.site_id, s.client_id FROM batteries b LEFT JOIN sites s "
+                "SELECT b.site_id, s.client_id, s.timezone FROM batteries b LEFT JOIN sites s "
                 "ON s.tenant_id = b.tenant_id AND s.id = b.site_id WHERE b.tenant_id = $1 AND b.id = $2",
                 self.tenant_id,
                 battery_id,
@@ -285,4 +285,4 @@ class PostgresRecords(AlertStore, OutboxStore, ScopeStore):
                 client = await conn.fetchval(
                     "SELECT parent_id FROM clients WHERE tenant_id = $1 AND id = $2", self.tenant_id, client
                 )
-        return BatteryScope(site_id=row[0], client_path=tuple(reversed(path)))
+        return BatteryScope(site_id=row[0], client_path=tuple(reversed(path)), timezone=row[2])

@@ -96,6 +96,7 @@ class BatteryScope:
 
     site_id: str | None = None
     client_path: tuple[str, ...] = ()  # from the top client down to the site's client
+    timezone: str | None = None  # the site's IANA time zone (sites.timezone), when it has one
 
 
 class AlertStore(abc.ABC):

@@ -251,7 +251,7 @@ class SQLiteRecords(AlertStore, OutboxStore, ScopeStore):
     async def battery_scope(self, battery_id: str) -> BatteryScope:
         db = self.storage.db
         async with db.execute(
-            "SELECT b.site_id, s.client_id FROM batteries b LEFT JOIN sites s "
+            "SELECT b.site_id, s.client_id, s.timezone FROM batteries b LEFT JOIN sites s "
             "ON s.tenant_id = b.tenant_id AND s.id = b.site_id WHERE b.tenant_id = ? AND b.id = ?",
             (self.tenant_id, battery_id),
         ) as cur:
@@ -267,4 +267,4 @@ class SQLiteRecords(AlertStore, OutboxStore, ScopeStore):
             ) as cur:
                 parent = await cur.fetchone()
             client = None if parent is None else parent[0]
-        return BatteryScope(site_id=row[0], client_path=tuple(reversed(path)))
+        return BatteryScope(site_id=row[0], client_path=tuple(reversed(path)), timezone=row[2])

@@ -53,8 +53,9 @@ class Settings:
         data: dict[str, Any] = vol.Schema(CONFIG_SCHEMA)(dict(config))
         tz = data.get("timezone")
         calendar = Calendar(
-            quiet_hours=tuple(window_from(w, tz) for w in data.get("quiet_hours", [])),
-            maintenance=tuple(window_from(w, tz) for w in data.get("maintenance", [])),
+            quiet_hours=tuple(window_from(w) for w in data.get("quiet_hours", [])),
+            maintenance=tuple(window_from(w) for w in data.get("maintenance", [])),
+            timezone=tz,
         )
         return cls(
             enabled=data.get("enabled", True),

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import voluptuous as vol
 
 from hub.storage.records import SEVERITIES, BatteryScope
 from trackingbms_alerts.validators import DAYS, clock_time, day, moment, parse_clock, scope, timezone
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=256)
+def zone(name: str | None) -> tzinfo | None:
+    """The zone of an IANA name; None (the hub's local time) for None or a name this system does not know.
+
+    Window time zones are validated with the config; a site's comes from storage as written by its API.
+    """
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        _LOGGER.warning("Unknown time zone %r: windows use the hub's local time instead", name)
+        return None
 
 
 def in_scope(wanted: Mapping[str, Sequence[str]], battery_id: str, place: BatteryScope) -> bool:
@@ -28,7 +47,8 @@ def in_scope(wanted: Mapping[str, Sequence[str]], battery_id: str, place: Batter
 @dataclass(frozen=True, slots=True)
 class Window:
     """A recurring daily window (``start``-``end`` on some weekdays, local time) or a one-off
-    ``from``-``until`` interval, limited to a scope."""
+    ``from``-``until`` interval, limited to a scope. ``timezone`` is the window's own; without it the
+    local time is the battery's site's, else the section's, else the hub's (see Calendar)."""
 
     scope: Mapping[str, Sequence[str]] = field(default_factory=dict)
     start: str | None = None
@@ -44,12 +64,13 @@ class Window:
         """Whether the window applies to a battery."""
         return in_scope(self.scope, battery_id, place)
 
-    def active(self, now: datetime) -> bool:
-        """Whether ``now`` (aware) falls in the window."""
+    def active(self, now: datetime, default_timezone: str | None = None) -> bool:
+        """Whether ``now`` (aware) falls in the window; a daily window reads the clock in its own time
+        zone, else in ``default_timezone``, else in the hub's."""
         if self.begins is not None and self.until is not None:
             return self.begins <= now < self.until
         assert self.start is not None and self.end is not None
-        local = now.astimezone(ZoneInfo(self.timezone)) if self.timezone else now.astimezone()
+        local = now.astimezone(zone(self.timezone or default_timezone))
         start, end = parse_clock(self.start), parse_clock(self.end)
         clock = local.time().replace(tzinfo=None)
         if start <= end:
@@ -102,14 +123,14 @@ WINDOW_SCHEMA = vol.All(
 )
 
 
-def window_from(entry: Mapping[str, Any], default_timezone: str | None = None) -> Window:
+def window_from(entry: Mapping[str, Any]) -> Window:
     """A Window from a validated entry."""
     return Window(
         scope=entry.get("scope") or {},
         start=entry.get("start"),
         end=entry.get("end"),
         days=tuple(entry.get("days") or DAYS),
-        timezone=entry.get("timezone") or default_timezone,
+        timezone=entry.get("timezone"),
         begins=entry.get("from"),
         until=entry.get("until"),
         reason=entry.get("reason"),
@@ -119,15 +140,23 @@ def window_from(entry: Mapping[str, Any], default_timezone: str | None = None) -
 
 @dataclass(frozen=True, slots=True)
 class Calendar:
-    """Quiet hours and maintenance windows of a tenant."""
+    """Quiet hours and maintenance windows of a tenant; ``timezone`` is the section's (None: the hub's)."""
 
     quiet_hours: tuple[Window, ...] = ()
     maintenance: tuple[Window, ...] = ()
+    timezone: str | None = None
+
+    def local_zone(self, place: BatteryScope) -> str | None:
+        """Where a battery's windows read the clock: its site's time zone (when this system knows it),
+        else the section's (None: the hub's local time)."""
+        return place.timezone if zone(place.timezone) is not None else self.timezone
 
     def in_maintenance(self, battery_id: str, place: BatteryScope, now: datetime) -> bool:
         """No alert is raised for a battery under maintenance."""
-        return any(w.covers(battery_id, place) and w.active(now) for w in self.maintenance)
+        tz = self.local_zone(place)
+        return any(w.covers(battery_id, place) and w.active(now, tz) for w in self.maintenance)
 
     def holds(self, battery_id: str, place: BatteryScope, severity: str, now: datetime) -> bool:
         """Whether an event of this severity waits for the end of quiet hours."""
-        return any(severity in w.hold and w.covers(battery_id, place) and w.active(now) for w in self.quiet_hours)
+        tz = self.local_zone(place)
+        return any(severity in w.hold and w.covers(battery_id, place) and w.active(now, tz) for w in self.quiet_hours)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hub.reading import utc_now
+from hub.storage.records import AlertRecord, iso
 
 EVENT_PREFIX = "data.alert."
 ALERT_EVENTS = ("data.alert.generated", "data.alert.acknowledged", "data.alert.cleared")
@@ -30,11 +31,33 @@ def _iso_now() -> str:
     return utc_now().isoformat().replace("+00:00", "Z")
 
 
+def record_event(record: AlertRecord) -> dict[str, Any]:
+    """The contract keys the open-alert summary reads, from a stored alert (sequence 0: any event is newer)."""
+    details = record.details
+    return {
+        "id": record.id,
+        "battery_id": record.battery_id,
+        "rule_id": record.rule_id,
+        "rule_name": details.get("rule_name", record.rule_id),
+        "kind": record.kind,
+        "severity": record.severity,
+        "state": record.state,
+        "metric": record.metric,
+        "value": record.value,
+        "threshold": record.threshold,
+        "unit": details.get("unit"),
+        "message": dict(record.message),
+        "raised_at": iso(record.raised_at),
+        "acknowledged_at": iso(record.acknowledged_at),
+        "sequence": 0,
+    }
+
+
 class OpenAlerts:
     """The alerts of each battery that are raised or acknowledged and not yet cleared.
 
-    Built from the events seen since the bridge started; the alerts plugin's reminders of alerts that stay
-    open bring back those raised before a restart. ``sequence`` keeps a late older event from undoing a newer.
+    Seeded from storage when the bridge starts (alerts raised before it, or while it reloaded), then
+    kept up by the events. ``sequence`` keeps a late older event from undoing a newer.
     """
 
     def __init__(self, locale: str) -> None:
@@ -60,6 +83,12 @@ class OpenAlerts:
                 acknowledged_at=data.get("acknowledged_at"),
             )
         return True
+
+    def seed(self, data: Mapping[str, Any]) -> bool:
+        """Add a stored open alert unless an event about it was applied already (that one is newer)."""
+        if str(data["id"]) in self._sequence:
+            return False
+        return self.apply("data.alert.generated", data)
 
     def summary(self, battery_id: str) -> dict[str, Any]:
         """The retained ``alerts/open`` payload of a battery."""

@@ -13,7 +13,8 @@ import aiomqtt
 from hub.bus import DATA_BMS_LINK_CHANGED, DATA_BMS_NEW, Event, Subscription
 from hub.reading import Reading, utc_now
 from hub.registry import Health
-from trackingbms_mqtt.alerts import OpenAlerts, event_payload
+from hub.storage.records import AlertRecord
+from trackingbms_mqtt.alerts import OpenAlerts, event_payload, record_event
 from trackingbms_mqtt.commands import CommandHandler, Outcome
 from trackingbms_mqtt.discovery import DeviceInfo, Discovery
 from trackingbms_mqtt.entities import Layout
@@ -50,6 +51,7 @@ class Bridge:
         self._configs: dict[str, str] = {}  # discovery payloads sent, by topic
         self._subs: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._seeding: asyncio.Task[None] | None = None
         subscriptions = [self.topics.ha_status] if settings.discovery else []
         if settings.commands:
             subscriptions.append(self.topics.command_filter)
@@ -80,6 +82,25 @@ class Bridge:
                 self._reading(reading)
         self.link.start()
         self._report(Health.OK, None)
+        self._seeding = asyncio.get_running_loop().create_task(self._load_open_alerts(), name="mqtt.open-alerts")
+
+    async def _load_open_alerts(self) -> None:
+        """Seed the retained ``alerts/open`` summaries with the alerts already open in storage: their
+        events went out before this bridge subscribed (plugins start in name order; a reload)."""
+        found: list[AlertRecord] = []
+        try:
+            while True:
+                page, total = await self.hub.store.alerts(state="open", limit=500, offset=len(found))
+                found += page
+                if not page or len(found) >= total:
+                    break
+        except Exception as err:  # storage down: the summaries fill from the events alone
+            _LOGGER.warning("MQTT: open alerts not loaded from storage: %s", err)
+        changed = {
+            r.battery_id for r in found if self.settings.selects(r.battery_id) and self.alerts.seed(record_event(r))
+        }
+        for battery_id in sorted(changed):
+            self._put_retained(self.topics.open_alerts(battery_id), to_json(self.alerts.summary(battery_id)))
 
     async def stop(self) -> None:
         """Publish what the bus still holds for us, then an ``offline`` status, and disconnect."""
@@ -89,6 +110,9 @@ class Bridge:
             sub.cancel()
         self._subs = []
         self.throttle.close()
+        if self._seeding is not None:
+            self._seeding.cancel()
+            await asyncio.gather(self._seeding, return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

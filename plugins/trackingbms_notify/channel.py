@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from hub.reading import utc_now
 from hub.registry import Health, ServiceRegistry
 from hub.storage.base import DEFAULT_TENANT, Storage, StorageError, TenantStore
 from hub.storage.records import OutboxItem
+from trackingbms_notify.catchup import SWEEP_INTERVAL, CatchUp, delivery_key
 from trackingbms_notify.delivery import Delivery, Notifier
 from trackingbms_notify.history import HistoryWriter
 from trackingbms_notify.routing import EVENT_NAMES
@@ -45,36 +45,41 @@ class Channel:
         self.registry = registry
         self.service = f"notifier.{entry.name}"
         self.outbox = f"notify.{entry.name}"
-        self.queue: asyncio.Queue[tuple[str, Mapping[str, Any]]] = asyncio.Queue(entry.queue_size)
+        self.queue: asyncio.Queue[tuple[str, str, Mapping[str, Any]]] = asyncio.Queue(entry.queue_size)
         # Tenants whose outbox this channel reads: its route's, or "default" plus every tenant seen.
         self.tenants: set[str] = set(entry.route.tenants) or {DEFAULT_TENANT}
         self.counts = {"queued": 0, "delivered": 0, "failed_attempts": 0, "dropped": 0}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.history = HistoryWriter(entry.name)
+        self.catch_up = CatchUp(entry, storage, self.tenants, self.offer)
         self._rng = random.Random()
         # The first round after a start tries each head at once: a restart or a reload (a fixed
         # secret, an endpoint back) should not wait out a backoff computed by the previous run.
         self._eager = True
 
     def start(self) -> None:
-        """Start the intake and delivery tasks (the delivery task first sends what an earlier run left)."""
+        """Start the intake and delivery tasks (the delivery task first sends what an earlier run left),
+        and the catch-up sweeps (its first sweep queues what was raised while this channel was not running)."""
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._intake(), name=f"{self.service}.intake"),
             loop.create_task(self._deliver_loop(), name=f"{self.service}.deliver"),
+            loop.create_task(self._sweep_loop(), name=f"{self.service}.catch_up"),
         ]
 
     def offer(self, event: str, alert: Mapping[str, Any]) -> bool:
         """Queue an alert event without waiting; when the queue is full the event is dropped and counted."""
+        key = delivery_key(self.entry.name, alert, event)
         try:
-            self.queue.put_nowait((event, alert))
+            self.queue.put_nowait((key, event, alert))
         except asyncio.QueueFull:
             self.counts["dropped"] += 1
             reason = f"intake queue full ({self.entry.queue_size}), alert events dropped: {self.counts['dropped']}"
             self._health(Health.DEGRADED, reason)
             _LOGGER.error("Notifier %s: %s", self.entry.name, reason)
             return False
+        self.catch_up.remember(key)
         return True
 
     async def stop(self) -> None:
@@ -99,9 +104,9 @@ class Channel:
 
     async def _intake(self) -> None:
         while True:
-            event, alert = await self.queue.get()
+            key, event, alert = await self.queue.get()
             try:
-                await self._persist(event, alert)
+                await self._persist(key, event, alert)
             except asyncio.CancelledError:
                 raise
             except Exception as err:
@@ -111,10 +116,11 @@ class Channel:
             finally:
                 self.queue.task_done()
 
-    async def _persist(self, event: str, alert: Mapping[str, Any]) -> None:
+    async def _persist(self, key: str, event: str, alert: Mapping[str, Any]) -> None:
+        """Queue in the outbox under ``key``, the delivery id (kept across retries and restarts; the
+        outbox keeps the first item of a key, so an event queued twice is sent once)."""
         tenant = str(alert.get("tenant_id") or DEFAULT_TENANT)
         payload = {"event": event, "event_name": EVENT_NAMES[event], "alert": dict(alert)}
-        key = uuid.uuid4().hex  # the delivery id: stored with the item, so it survives retries and restarts
         for attempt in range(1, PERSIST_TRIES + 1):
             try:
                 await self.storage.for_tenant(tenant).outbox_add(self.outbox, key, payload)
@@ -126,6 +132,21 @@ class Channel:
         self.counts["queued"] += 1
         self.tenants.add(tenant)
         self._wake.set()
+
+    # Catch-up: what the bus delivered while this channel was not subscribed.
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            try:
+                queued = await self.catch_up.sweep(utc_now())
+                if queued:
+                    _LOGGER.info("Notifier %s: %d missed alert events queued from storage", self.entry.name, queued)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Storage down: the next sweep looks again; live events are not affected.
+                _LOGGER.exception("Notifier %s: catch-up sweep failed", self.entry.name)
+            await asyncio.sleep(SWEEP_INTERVAL)
 
     # Delivery: the oldest item first, one at a time.
 

@@ -1,12 +1,15 @@
-"""Fixtures of the notify tests: real HTTP receivers, stopped after the hubs that post to them."""
+"""Fixtures of the notify tests: real HTTP receivers and SMTP servers, stopped after the hubs that use them."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
-from tests.plugins.trackingbms_notify.notify_helpers import Behaviour, Receiver, accept
+from tests.plugins.trackingbms_notify.notify_helpers import Behaviour, Inbox, Receiver, accept, free_port
 
 ReceiverFactory = Callable[..., Awaitable[Receiver]]
 
@@ -24,3 +27,23 @@ async def receivers() -> AsyncIterator[ReceiverFactory]:
     yield start
     for receiver in started:
         await receiver.stop()
+
+
+SmtpFactory = Callable[..., Awaitable[tuple[Inbox, int]]]
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[SmtpFactory]:
+    """Start aiosmtpd servers on free ports (``await smtp(**controller_options)``)."""
+    controllers: list[Controller] = []
+
+    async def start(**options: Any) -> tuple[Inbox, int]:
+        inbox, port = Inbox(), free_port()
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
+        await asyncio.to_thread(controller.start)
+        controllers.append(controller)
+        return inbox, port
+
+    yield start
+    for controller in controllers:
+        await asyncio.to_thread(controller.stop)

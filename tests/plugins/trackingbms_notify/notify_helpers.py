@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import re
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from trackingbms_notify.plugin import dispatcher_of
 
 from hub.bus import DATA_ALERT_GENERATED
@@ -208,3 +212,23 @@ class Receiver:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message it accepts."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's name
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def messages(self) -> list[EmailMessage]:
+        parsed = []
+        for envelope in self.envelopes:
+            content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+            message = email.message_from_bytes(content, policy=email.policy.default)
+            assert isinstance(message, EmailMessage)
+            parsed.append(message)
+        return parsed

@@ -67,13 +67,18 @@ async def test_a_hanging_endpoint_delays_neither_readings_nor_other_notifiers(
         await stuck.release.wait()  # answers only when the test ends
         return web.json_response({})
 
+    async def fail(request: Request) -> web.StreamResponse:
+        return web.json_response({"error": "down"}, status=503)
+
     stuck = await receivers(hang)
+    broken = await receivers(fail)
     quick = await receivers()
     config = (
         HUB_HEAD
         + BATTERY
         + section(
             hook("stuck", stuck.url, "      timeout: 600\n"),  # it will not time out during the test
+            hook("broken", broken.url),  # fails every attempt, retrying with backoff
             hook("quick", quick.url),
         )
     )
@@ -100,6 +105,21 @@ async def test_a_hanging_endpoint_delays_neither_readings_nor_other_notifiers(
     assert stuck.completed == []  # still hanging after all of that
     quick_service = hub.registry.get("notifier.quick")
     assert quick_service is not None and quick_service.health == Health.OK
+    # The failing one shows its failures in health and in the alert's delivery history.
+    broken_service = await wait_for(lambda: _in_health(hub, "notifier.broken", Health.DEGRADED))
+    assert broken_service.reason is not None and "HTTP 503" in broken_service.reason
+
+    async def failed() -> list[dict[str, Any]]:
+        return [e for e in await history(hub, payloads[0]) if e["kind"] == "delivery_failed"]
+
+    assert {e["notifier"] for e in await wait_for(failed)} == {"broken"}
+    notified = {e["notifier"] for e in await history(hub, payloads[0]) if e["kind"] == "notified"}
+    assert notified == {"quick"}
+
+
+def _in_health(hub: Hub, name: str, health: Health) -> Any:
+    service = hub.registry.get(name)
+    return service if service is not None and service.health == health else None
 
 
 async def test_failures_show_in_health_and_history_until_the_endpoint_recovers(
@@ -245,7 +265,8 @@ async def test_history_waits_for_an_alert_stored_after_its_event(
     await wait_for(lambda: receiver.completed)
     await settle(hub)
     assert await history(hub, payload) == []  # nothing stored yet: not even the alert
-    await publish(hub, payload)  # now the alert row exists (and the event goes out a second time)
+    # Now the alert row exists; its next event (a reminder) is delivered and recorded behind the first.
+    await publish(hub, later(payload, reminder=True))
     await wait_for(lambda: receiver_count(receiver, 2))
 
     async def notified_twice() -> bool:

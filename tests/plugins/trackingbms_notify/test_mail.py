@@ -3,68 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from hub.registry import Health
 from tests.helpers import HubFactory, wait_for
-from tests.plugins.trackingbms_notify.notify_helpers import ACK, HUB_HEAD, alert_event, free_port, later, publish
+from tests.plugins.trackingbms_notify.conftest import SmtpFactory
+from tests.plugins.trackingbms_notify.notify_helpers import ACK, HUB_HEAD, alert_event, later, publish
 
 USER, PASSWORD = "alerts@example.com", "correct horse"
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's name
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[EmailMessage]:
-        parsed = []
-        for envelope in self.envelopes:
-            content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
-            message = email.message_from_bytes(content, policy=email.policy.default)
-            assert isinstance(message, EmailMessage)
-            parsed.append(message)
-        return parsed
 
 
 def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
     ok = isinstance(data, LoginPassword) and data.login == USER.encode() and data.password == PASSWORD.encode()
     return AuthResult(success=ok, handled=False)
-
-
-SmtpFactory = Callable[..., Awaitable[tuple[Inbox, int]]]
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[SmtpFactory]:
-    """Start aiosmtpd servers on free ports (``await smtp(**controller_options)``)."""
-    controllers: list[Controller] = []
-
-    async def start(**options: Any) -> tuple[Inbox, int]:
-        inbox, port = Inbox(), free_port()
-        controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
-        await asyncio.to_thread(controller.start)
-        controllers.append(controller)
-        return inbox, port
-
-    yield start
-    for controller in controllers:
-        await asyncio.to_thread(controller.stop)
 
 
 async def self_signed(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
