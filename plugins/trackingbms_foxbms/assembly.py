@@ -15,13 +15,17 @@ from trackingbms_foxbms.dbc import FlagPolarity, FoxbmsDbc, Slot
 from trackingbms_foxbms.errors import FoxbmsProtocolError
 from trackingbms_foxbms.tables import FIELDS, STRING_FIELDS, STRING_ROLES
 
-__all__ = ["AssemblySettings", "CurrentSign", "MuxArray", "PackAssembler"]
+__all__ = ["SLOW_GRACE_FRAMES", "AssemblySettings", "CurrentSign", "MuxArray", "PackAssembler"]
 
 Stamped = dict[tuple[str, str], tuple[float, float]]
 # Plausible cell voltages (mV), as the Daly drivers use: anything else flagged valid is bad data.
 CELL_MV_RANGE = (500.0, 5000.0)
-# f_PackStateEstimation comes every 1000 ms (legacy.md §1.3): how long a first reading waits for it.
-SLOW_GRACE = 1.5
+# f_PackStateEstimation comes every 1000 ms, f_PackValuesP0 every 100 ms (legacy.md §1.3): a first
+# reading waits for the SOC during this many pack-values frames, i.e. 1.5 s of the BMS's own time.
+# Counting frames, not seconds, keeps a host that reads the bus late from giving up too early.
+SLOW_GRACE_FRAMES = 15
+# Per-string values counted in the BMS's current sign (CurrentSign).
+_SIGNED = frozenset({"current", "power_kw"})
 
 
 class CurrentSign(enum.StrEnum):
@@ -126,12 +130,11 @@ class PackAssembler:
         self.temps = MuxArray(6, settings.temps)
         self.temps_seen = settings.temps is not None and settings.temps > 0
         self.pack_fresh = False
-        self.started: float | None = None
+        self.pack_frames = 0  # pack-values frames so far: the BMS's clock for SLOW_GRACE_FRAMES
 
     def add(self, frame: DecodedFrame) -> None:
         """Take one decoded frame."""
         now = self.clock()
-        self.started = now if self.started is None else self.started
         signals = dict(frame.signals)
         if frame.role == "cell_voltages" and frame.mux is not None:
             self.cells.add(frame.mux, self.dbc.cell_slots.get(frame.mux, ()), signals)
@@ -143,18 +146,21 @@ class PackAssembler:
             target.update({(frame.role, k): (v, now) for k, v in signals.items()})
         elif frame.role is not None:
             self.values.update({(frame.role, k): (v, now) for k, v in signals.items()})
-            self.pack_fresh = self.pack_fresh or frame.role == "pack_values"
+            if frame.role == "pack_values":
+                self.pack_fresh = True
+                self.pack_frames += 1
 
     def ready(self) -> bool:
         """Whether every cell, every temperature and the pack values arrived since the last reading.
 
-        The first reading also waits for the 1 s state estimation (SOC), for at most SLOW_GRACE.
+        The first reading also waits for the 1 s state estimation (SOC), for at most
+        SLOW_GRACE_FRAMES pack-values frames.
         """
         temps_ok = self.temps.complete() if self.temps_seen else True
         if not (self.pack_fresh and self.cells.complete() and temps_ok):
             return False
         slow = self.field("soc_min") is not None
-        return slow or self.started is None or self.clock() - self.started >= SLOW_GRACE
+        return slow or self.pack_frames >= SLOW_GRACE_FRAMES
 
     def missing(self) -> str:
         """What keeps the next reading from being complete, for error messages."""
@@ -195,15 +201,19 @@ class PackAssembler:
         return out
 
     def string_values(self) -> dict[int, dict[str, float]]:
-        """Per-string values by canonical name (tables.STRING_FIELDS), for the driver's ``strings``."""
+        """Per-string values by canonical name (tables.STRING_FIELDS), for the driver's ``strings``.
+
+        Current and power are turned to the hub's sign (positive while charging), as in the reading.
+        """
         out: dict[int, dict[str, float]] = {}
+        sign = self.settings.current_sign.factor
         for index, store in sorted(self.strings.items()):
             row = {}
             for name, by_layout in STRING_FIELDS.items():
                 where = by_layout.get(self.dbc.layout)
                 value = self._get(store, *where) if where else None
                 if value is not None:
-                    row[name] = round(value, 6)
+                    row[name] = round(sign * value if name in _SIGNED else value, 6) + 0.0
             out[index] = row
         return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import can
 
@@ -123,6 +124,21 @@ class FoxbmsDriver:
                 self._new.set()
                 return
             self._publish(reading)
+
+    def details(self) -> dict[str, Any]:
+        """What the Reading has no field for, JSON-ready: pack extras and per-string values.
+
+        ``strings`` maps the string index (as text, for JSON) to that string's values by canonical
+        name (tables.STRING_FIELDS); both belong to the newest reading ``poll`` assembled.
+        """
+        return {
+            "layout": None if self.dbc is None else self.dbc.label,
+            "pack": dict(self.extra),
+            "strings": {str(index): dict(values) for index, values in sorted(self.strings.items())},
+            "frames": self.frames,
+            "undecodable": self.undecodable,
+            "last_error": self.last_error,
+        }
 
     def _publish(self, reading: Reading) -> None:
         assert self.assembler is not None

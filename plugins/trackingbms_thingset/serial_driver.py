@@ -11,7 +11,7 @@ from typing import Any
 
 from hub.capture import Capture
 from hub.reading import Reading, utc_now
-from hub.specs import BatteryConfig, DataError, DriverContext, LinkError
+from hub.specs import BatteryConfig, ControlUnsupportedError, DataError, DriverContext, LinkError
 from hub.transport.serial import SerialLink
 from trackingbms_thingset.client import TextClient
 from trackingbms_thingset.control import ACTIONS, run_control
@@ -220,10 +220,12 @@ class ThingSetSerialDriver:
             raise LinkError(f"?{era.meas_group} answered 0x{response.status:02X}")
 
     async def read_config(self) -> dict[str, Any]:
-        """The Conf group: name -> value (v23.0 on)."""
+        """The Conf group: name -> value (v23.0 on; a reading, so no control switch)."""
         if self.session is None:
             await self.connect()
-        await self.current_era()
+        era = await self.current_era()
+        if "Conf" not in era.group_ids:
+            raise ControlUnsupportedError(f"firmware era {era.key} has no Conf group")
         return await TextClient(self._session().request).read_group("Conf")
 
     @property

@@ -5,152 +5,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import can
 
-from hub.specs import DriverContext, LinkError
+from hub.specs import DriverContext
+from hub.transport import can as hub_can
 from hub.transport.shared import PortRegistry
 from trackingbms_daly.can.ids import BITRATE, HOST, is_reply, parse_id
 
 __all__ = ["BusConfig", "CanBusRegistry", "CanLink", "SharedCanBus", "registry_for"]
 
 _LOGGER = logging.getLogger(__name__)
-# How long the notifier's reader thread blocks in recv(); bounds how long closing takes.
-_NOTIFIER_TIMEOUT = 0.1
 ReplyHandler = Callable[[int, bytes], None]
 
 
 @dataclass(frozen=True, slots=True)
-class BusConfig:
-    """Which python-can interface to open: any interface name, channel, bitrate and extra kwargs."""
+class BusConfig(hub_can.BusConfig):
+    """The hub's bus settings with Daly's bit rate as the default."""
 
-    interface: str
-    channel: str
     bitrate: int = BITRATE
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """Batteries with the same interface and channel share one bus."""
-        return (self.interface, self.channel)
 
 
-class _Listener(can.Listener):
-    """Runs in the Notifier's reader thread and hands frames and errors over to the event loop."""
+class CanLink(hub_can.CanLink):
+    """The hub's CanLink sending extended (29-bit) frames, the only kind Daly boards answer."""
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        on_message: Callable[[can.Message], None],
-        on_error: Callable[[Exception], None],
-    ) -> None:
-        self._loop = loop
-        self._on_message = on_message
-        self._on_error = on_error
-
-    def on_message_received(self, msg: can.Message) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody waits
-            self._loop.call_soon_threadsafe(self._on_message, msg)
-
-    def on_error(self, exc: Exception) -> None:
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._on_error, exc)
-        # A handled error lets the reader thread go on; a dead adapter would fail again at
-        # once, so pause until the loop has closed the link (which stops this thread).
-        time.sleep(_NOTIFIER_TIMEOUT)
-
-
-class CanLink:
-    """A python-can bus opened in a worker thread and read by a can.Notifier, calling back on the loop.
-
-    The one worker thread also sends and closes, so the loop never blocks and sends never interleave.
-    """
-
-    def __init__(self, config: BusConfig, on_message: Callable[[can.Message], None]) -> None:
-        self.config = config
-        self.on_message = on_message
-        self.error: Exception | None = None
-        self._bus: can.BusABC | None = None
-        self._notifier: can.Notifier | None = None
-        self._executor: ThreadPoolExecutor | None = None
-
-    @property
-    def is_open(self) -> bool:
-        """Whether the bus is open and has not failed."""
-        return self._bus is not None and self.error is None
-
-    async def open(self) -> None:
-        """Open the interface (in the worker thread) and start receiving; LinkError on failure."""
-        if self._bus is not None:
-            return
-        loop = asyncio.get_running_loop()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"can-{self.config.channel}")
-        try:
-            self._bus = await loop.run_in_executor(self._executor, self._make_bus)
-        except Exception as err:  # python-can raises CanError, OSError, ValueError, ImportError...
-            self._executor.shutdown(wait=False)
-            self._executor = None
-            raise LinkError(f"cannot open CAN {self.config.interface} {self.config.channel}: {err}") from err
-        self.error = None
-        # No loop for the Notifier: given one, python-can reads fd-capable buses (slcan, socketcan)
-        # on the loop itself, where a serial read can block and a dead adapter raises on every
-        # callback. Its reader thread reads instead, and the listener hands over to the loop.
-        listener = _Listener(loop, self.on_message, self._failed)
-        try:
-            self._notifier = can.Notifier(self._bus, [listener], timeout=_NOTIFIER_TIMEOUT)
-        except ValueError as err:  # the bus object is already read by another Notifier
-            await self.close()
-            raise LinkError(f"cannot read CAN {self.config.channel}: {err}") from err
-
-    def _make_bus(self) -> can.BusABC:
-        options = dict(self.config.options)
-        return can.Bus(
-            interface=self.config.interface, channel=self.config.channel, bitrate=self.config.bitrate, **options
-        )
-
-    def _failed(self, exc: Exception) -> None:
-        _LOGGER.warning("CAN %s %s failed: %s", self.config.interface, self.config.channel, exc)
-        self.error = exc
-
-    async def send(self, frames: Sequence[tuple[int, bytes]]) -> None:
-        """Send extended-ID frames back to back; LinkError when the bus refuses them."""
-        if self._bus is None or self._executor is None:
-            raise LinkError(f"CAN {self.config.channel} is not open")
-        if self.error is not None:
-            raise LinkError(f"CAN {self.config.channel} failed: {self.error}")
-        messages = [can.Message(arbitration_id=i, is_extended_id=True, data=d) for i, d in frames]
-        bus = self._bus
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, _send_all, bus, messages)
-        except (can.CanError, OSError, ValueError) as err:
-            raise LinkError(f"CAN send on {self.config.channel} failed: {err}") from err
-
-    async def close(self) -> None:
-        """Stop receiving and shut the bus down; never raises."""
-        bus, notifier, executor = self._bus, self._notifier, self._executor
-        self._bus = self._notifier = self._executor = None
-        if executor is None:
-            return
-        loop = asyncio.get_running_loop()
-        try:
-            if notifier is not None:
-                await loop.run_in_executor(executor, notifier.stop)  # joins the reader thread
-            if bus is not None:
-                await loop.run_in_executor(executor, bus.shutdown)
-        except Exception as err:  # closing must not raise, whatever the interface does
-            _LOGGER.debug("CAN %s shutdown: %s", self.config.channel, err)
-        executor.shutdown(wait=False)
-
-
-def _send_all(bus: can.BusABC, messages: Iterable[can.Message]) -> None:
-    for message in messages:
-        bus.send(message, timeout=1.0)
+    def __init__(self, config: hub_can.BusConfig, on_message: Callable[[can.Message], None]) -> None:
+        super().__init__(config, on_message, extended=True, name="daly-can")
 
 
 class SharedCanBus:

@@ -12,7 +12,7 @@ from typing import Any
 import can
 
 from hub.reading import Reading, utc_now
-from hub.specs import BatteryConfig, DataError, DriverContext, LinkError
+from hub.specs import BatteryConfig, ControlUnsupportedError, DataError, DriverContext, LinkError
 from trackingbms_thingset.binary import BinaryReport, decode_binary, encode_request
 from trackingbms_thingset.can.ids import CanKind, ParsedId, legacy_reqresp_id, parse_id, reqresp_id
 from trackingbms_thingset.can.isotp import IsoTpChannel
@@ -271,13 +271,26 @@ class ThingSetCanDriver:
                     _LOGGER.debug("%s: no answer to %s (try %d)", self.where, message.hex(), attempt + 1)
         raise LinkError(f"no answer from {self.where} after {retries + 1} tries")
 
+    def _control_era(self) -> Era:
+        node = self.nodes.get(self._choose_node())
+        if node is not None:
+            return self.era_of(node)
+        return self.fixed_era or era_for_can_reports(CanReports.MULTI_FRAME)
+
+    async def read_config(self) -> dict[str, Any]:
+        """The Conf group over ISO-TP: name -> value (v23.0 on; a reading, so no control switch)."""
+        if not self._can.is_open:
+            await self.connect()
+        era = self._control_era()
+        if "Conf" not in era.group_ids:
+            raise ControlUnsupportedError(f"firmware era {era.key} has no Conf group")
+        return await BinaryClient(self.request, era, self.request_once).read_group("Conf")
+
     async def control(self, action: str, value: Any) -> dict[str, Any]:
         """Write and confirm one control action over ISO-TP (binary mode)."""
         if not self._can.is_open:
             await self.connect()
-        number = self._choose_node()
-        node = self.nodes.get(number)
-        era = self.era_of(node) if node is not None else (self.fixed_era or era_for_can_reports(CanReports.MULTI_FRAME))
+        era = self._control_era()
         client = BinaryClient(self.request, era, self.request_once)
 
         async def alive() -> None:

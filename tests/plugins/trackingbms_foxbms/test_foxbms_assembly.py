@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 import pytest
-from trackingbms_foxbms.assembly import SLOW_GRACE, AssemblySettings, CurrentSign, PackAssembler
+from trackingbms_foxbms.assembly import SLOW_GRACE_FRAMES, AssemblySettings, CurrentSign, PackAssembler
 from trackingbms_foxbms.codec import decode_frame, encode_frame
 from trackingbms_foxbms.dbc import FlagPolarity, FoxbmsDbc
 from trackingbms_foxbms.errors import FoxbmsProtocolError
@@ -285,8 +285,13 @@ def test_the_first_reading_waits_a_little_for_the_soc(current: FoxbmsDbc) -> Non
     pack(asm)
     cell_frame(asm, 0)
     assert not asm.ready()
-    clock.now += SLOW_GRACE
-    assert asm.ready()  # the state estimation may never come: go on without it
+    clock.now += 60  # wall time alone does not end the wait: a stalled host has not missed the SOC
+    assert not asm.ready()
+    for _ in range(SLOW_GRACE_FRAMES - 2):
+        pack(asm)
+    assert not asm.ready()
+    pack(asm)
+    assert asm.ready()  # 1.5 s of the BMS's own traffic without a state estimation: go on without it
     asm.build("p")
     slow(asm)
     pack(asm)
@@ -326,4 +331,9 @@ def test_string_values_by_index(current: FoxbmsDbc) -> None:
     feed(asm, "string_state", {"IsStringConnected": 1}, 2)
     strings = asm.string_values()
     assert strings[0]["voltage"] == pytest.approx(64.81)
-    assert strings[2] == {"voltage": 64.5, "current": -1.5, "power_kw": -0.1, "connected": 1.0, "balancing": 0.0}
+    assert strings[0]["current"] == pytest.approx(-12.34)  # +12.34 A discharging (foxBMS default sign)
+    # -1.5 A from the BMS is charging: positive in the hub's convention, as in the reading.
+    assert strings[2] == {"voltage": 64.5, "current": 1.5, "power_kw": 0.1, "connected": 1.0, "balancing": 0.0}
+    charge_positive = make(current, current_sign=CurrentSign.CHARGE_POSITIVE)
+    feed(charge_positive, "string_values", {"Voltage": 64.5, "Current": -1.5, "Power": -0.1}, 0)
+    assert charge_positive.string_values()[0]["current"] == pytest.approx(-1.5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from trackingbms_foxbms.dbc import (
@@ -98,7 +99,8 @@ def test_mux_fields_read_and_write_like_cantools(current: FoxbmsDbc) -> None:
     field = current.mux[message.name]
     assert (field.shift, field.width) == (0, 4)
     data = field.write(bytes.fromhex("F0" + "00" * 7), 0)
-    assert message.decode(data, decode_choices=False)["f_StringState_Mux"] == 0
+    decoded: Any = message.decode(data, decode_choices=False)
+    assert decoded["f_StringState_Mux"] == 0
     assert field.read(field.write(data, 9)) == 9
     assert field.write(data, 9)[0] == 0xF9  # the other bits of byte 0 are kept
     values = current.mux[current.messages["string_values"].name]  # 7|3: the top three bits

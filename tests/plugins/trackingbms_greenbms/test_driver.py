@@ -145,7 +145,8 @@ async def test_a_unit_that_goes_silent_mid_poll_is_a_link_error(
     simulators: SimulatorFactory, drivers: DriverFactory
 ) -> None:
     simulator = await simulators()
-    driver = drivers(simulator.link, timeout=0.2, retries=1)
+    # 50 line periods per wait: the connect and the recovery must not time out on a loaded machine.
+    driver = drivers(simulator.link, timeout=1.0, retries=1)
     await driver.connect()
     simulator.faults.inject(Fault.ASLEEP)
     with pytest.raises(LinkError):

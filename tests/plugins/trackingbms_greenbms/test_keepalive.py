@@ -13,8 +13,10 @@ from hub.transport.serial import SerialLink
 from tests.helpers import wait_for
 from tests.plugins.trackingbms_greenbms.conftest import DriverFactory, SimulatorFactory
 
-# A short keep-alive window (the firmware's is 15 s) so the fallback happens quickly.
-WINDOW = {"keepalive_timeout": 0.3, "heartbeat_interval": 0.1}
+# A short keep-alive window (the firmware's is 15 s) so the fallback happens quickly, yet 20 times
+# the host's keep-alive interval (0.05 s): a loaded machine that stalls the event loop for a few
+# hundred milliseconds must not make the unit fall back while the keep-alive runs.
+WINDOW = {"keepalive_timeout": 1.0, "heartbeat_interval": 0.1}
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ async def test_streaming_continues_while_the_keep_alive_changes(unit: GreenBmsSi
     keepalive.start()
     link.write(b"#s2\n")
     checks = unit.device.keepalive_checks
-    await wait_for(lambda: unit.device.keepalive_checks >= checks + 4)  # several windows went by
+    await wait_for(lambda: unit.device.keepalive_checks >= checks + 3)  # several windows went by
     assert unit.device.streaming
     reader.reset(link)
     assert await _overview_within(reader, link, 20)

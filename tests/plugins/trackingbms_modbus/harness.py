@@ -32,7 +32,9 @@ async def simulator(tmp_path: Path, **options: Any) -> AsyncIterator[ModbusSimul
 
 def battery_entry(sim: ModbusSimulator, **options: Any) -> dict[str, Any]:
     """A validated battery entry for the simulator's map and link."""
-    entry: dict[str, Any] = {"map": sim.device.regmap.path, "timeout": 0.3, "retries": 1, **options}
+    # A generous answer timeout: the simulator shares the test's event loop, which a loaded CI
+    # machine can stall for a while; tests of timeouts set their own.
+    entry: dict[str, Any] = {"map": sim.device.regmap.path, "timeout": 3.0, "retries": 1, **options}
     if sim.transport == "tcp":
         entry.setdefault("host", sim.host)
         entry.setdefault("port", sim.port)

@@ -70,8 +70,10 @@ async def test_wrong_values_are_rejected_by_the_map_ranges(tmp_path: Path) -> No
 
 async def test_a_late_answer_times_out_and_is_not_taken_for_the_next_one(tmp_path: Path) -> None:
     async with simulator(tmp_path, map="seplos_v3") as sim:
-        sim.faults.late_delay = 0.8
-        driver = make_driver(battery_entry(sim, timeout=0.2, retries=0), DriverContext(tmp_path))
+        # The answer comes well after the timeout, and the timeout leaves a loaded machine room for
+        # the good answer of the next poll.
+        sim.faults.late_delay = 4.0
+        driver = make_driver(battery_entry(sim, timeout=1.5, retries=0), DriverContext(tmp_path))
         try:
             sim.inject("late", 1)
             with pytest.raises(LinkError):

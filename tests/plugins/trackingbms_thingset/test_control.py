@@ -82,6 +82,24 @@ async def test_config_write_is_read_back(bench: tuple[Any, Any]) -> None:
     )
 
 
+async def test_config_is_read_on_both_transports(bench: tuple[Any, Any]) -> None:
+    sim, driver = bench
+    before = await driver.read_config()
+    assert before["sBalIdleDelay_s"] == sim.device.settings["sBalIdleDelay_s"]
+    assert set(before) >= {"sBalMinVoltage_V", "sBalIdleDelay_s"}
+    await driver.control("config", {"sBalIdleDelay_s": 901})
+    assert (await driver.read_config())["sBalIdleDelay_s"] == 901
+    assert sim.device.writes == [("Conf/sBalIdleDelay_s", 901)]  # reading wrote nothing
+
+
+async def test_legacy_eras_have_no_config_to_read(tmp_path: Path) -> None:
+    async with serial_bench(tmp_path) as (simulators, drivers):
+        sim = await simulators(era="2021-05", **FAST)
+        driver = await drivers(sim.link)
+        with pytest.raises(ControlUnsupportedError, match="no Conf group"):
+            await driver.read_config()
+
+
 @pytest.mark.parametrize(
     ("action", "value"),
     [

@@ -104,7 +104,8 @@ async def test_enforced_crc_is_found_by_the_auto_retry(bench: Bench) -> None:
     # CONFIG_THINGSET_SERIAL_ENFORCE_CRC drops requests without CRC silently (legacy.md §2.5).
     simulators, drivers = bench
     sim = await simulators(era="2024", reports=False, enforce_crc=True)
-    auto = await drivers(sim.link, mode="request", timeout=0.3, rated_capacity_ah=100)
+    # The first request without CRC goes unanswered: the timeout is that wait, generous for a loaded CI.
+    auto = await drivers(sim.link, mode="request", timeout=1.5, rated_capacity_ah=100)
     assert (await auto.poll()).voltage is not None
     off = await drivers(sim.link, mode="request", crc="off", timeout=0.2, retries=1)
     with pytest.raises(LinkError):
@@ -189,7 +190,7 @@ async def test_fixed_era_refuses_another_eras_names(bench: Bench) -> None:
 async def test_lost_port_is_a_link_error(bench: Bench) -> None:
     simulators, drivers = bench
     sim = await simulators(era="2024", **FAST)
-    driver = await drivers(sim.link, rated_capacity_ah=100, timeout=0.2, retries=0)
+    driver = await drivers(sim.link, rated_capacity_ah=100, timeout=2.0, retries=0)
     await driver.poll()
     await sim.stop()
     with pytest.raises(LinkError):
