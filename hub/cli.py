@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -198,7 +199,10 @@ def cmd_configure(args: argparse.Namespace) -> int:
         return 2
     body = json.dumps({"action": args.action, "value": value}).encode()
     url = f"{args.url.rstrip('/')}/api/v1/bms/configure/{args.battery}"
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if args.token:
+        headers["Authorization"] = f"Bearer {args.token}"  # an API token or an access token (docs/auth.md)
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
             print(json.dumps(json.load(answer)["data"], indent=2))
@@ -266,6 +270,11 @@ def build_parser(manager: PluginManager) -> argparse.ArgumentParser:
     configure.add_argument("action", choices=["charge_mos", "discharge_mos", "soc", "restart"])
     configure.add_argument("value", nargs="?", default=None, help="on/off for MOSFETs, 0-100 for soc")
     configure.add_argument("--url", default="http://127.0.0.1:8080", help="the running hub")
+    configure.add_argument(
+        "--token",
+        default=os.environ.get("TRACKINGBMS_TOKEN"),
+        help="API token when the hub requires login (default: $TRACKINGBMS_TOKEN)",
+    )
     configure.set_defaults(func=cmd_configure)
     add_backup_commands(commands)
     add_migrate_command(commands)

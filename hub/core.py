@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from hub import __version__
+from hub.auth.provider import AuthProvider, start_provider
 from hub.batteries import BatteryManager
 from hub.bus import SYSTEM_HUB_STARTED, SYSTEM_HUB_STOPPING, SYSTEM_MODULE_STARTED, SYSTEM_MODULE_STOPPED, EventBus
 from hub.config import ConfigManager, load_config
@@ -29,7 +30,7 @@ from hub.storage.recorder import Recorder
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_CONFIG = Path("config/trackingbms.yaml")
 # Sections that take effect only at the next start (they own sockets or files held open).
-RESTART_SECTIONS = frozenset({"hub", "http", "storage", "plugins"})
+RESTART_SECTIONS = frozenset({"hub", "http", "storage", "auth", "plugins"})
 
 
 class Hub:
@@ -57,6 +58,8 @@ class Hub:
         self.data_dir = Path(".")
         self.storage: Storage | None = None
         self.recorder: Recorder | None = None
+        self.auth_provider: AuthProvider | None = None  # None: auth not required, or its provider failed
+        self.auth_required = True  # auth.required as started with (a change needs a restart)
         self.backups: BackupScheduler | None = None
         self.pipeline = Pipeline(self.bus, self.registry)
         self.batteries: BatteryManager | None = None
@@ -73,6 +76,7 @@ class Hub:
         self.plugins.collect()
         data = self.config.load()
         self.data_dir = Path(self._data_dir_override or data["hub"]["data_dir"]).expanduser()
+        self.auth_required = bool(data["auth"]["required"])
         return data
 
     @property
@@ -89,6 +93,7 @@ class Hub:
         _LOGGER.info("TrackingBMS %s starting (config %s, data %s)", self.version, self.config.path, self.data_dir)
         self._register_plugin_services()
         await self._start_storage(data["storage"])
+        await self._start_auth(data["auth"], data["http"])
         self.pipeline.build(self.plugins.processors, data)
         await self.pipeline.attach(self.store)
         self.pipeline.start()
@@ -129,6 +134,25 @@ class Hub:
             self.registry.register("core.backups", "core", Health.OK)
             self.backups = build_backup_scheduler(config, self.data_dir, self._backup_done)
             self.backups.start()
+
+    async def _start_auth(self, config: dict[str, Any], http: dict[str, Any]) -> None:
+        """The configured auth provider (after storage: it keeps users there). When it fails, the hub
+        still runs and every protected request is refused (503), never let through."""
+        self.auth_required = bool(config["required"])
+        if not self.auth_required:
+            # Fine for a single user on this machine; anyone who can reach the port is administrator.
+            local = (self._http_override[0] or http["host"]) in ("127.0.0.1", "localhost", "::1")
+            level = logging.INFO if local or not http["enabled"] else logging.WARNING
+            _LOGGER.log(level, "auth.required is false: every request acts as the local administrator")
+            return
+        self.registry.register("core.auth", "core", Health.STARTING)
+        try:
+            self.auth_provider = await start_provider(self, config)
+        except Exception as err:
+            _LOGGER.exception("Auth provider %r failed to start", config["provider"])
+            self.registry.set_health("core.auth", Health.FAILED, f"{type(err).__name__}: {err}")
+            return
+        self.registry.set_health("core.auth", Health.OK)
 
     def _backup_done(self, outcome: BackupOutcome) -> None:
         """A scheduled backup ended: a failure degrades core.backups until the next one succeeds."""
@@ -257,6 +281,9 @@ class Hub:
         if self.web_runner is not None:
             await self.web_runner.cleanup()
         await self._stop_simulators()
+        if self.auth_provider is not None:
+            with contextlib.suppress(Exception):
+                await self.auth_provider.stop()
         if self.storage is not None:
             await self.storage.close()
         self.bus.close()

@@ -24,6 +24,7 @@ class Pipeline:
         self._registry = registry
         self.steps: list[tuple[str, Processor]] = []
         self._sub: Subscription | None = None
+        self._degraded: set[str] = set()  # steps this pipeline marked DEGRADED, until one succeeds
 
     def build(self, specs: Registry[ProcessorSpec], config: Mapping[str, Any]) -> None:
         """Instantiate the processors, ordered; one that fails to build is reported and left out."""
@@ -80,14 +81,23 @@ class Pipeline:
                 return None
             try:
                 result = processor.process(current)
-                current = await result if inspect.isawaitable(result) else result
-                self._recovered(name)
+                # Per reading and step: the plain (synchronous) result is checked first, cheaply.
+                if result is None or isinstance(result, Reading) or not inspect.isawaitable(result):
+                    current = result
+                else:
+                    current = await result
+                if self._degraded:
+                    self._recovered(name)
             except Exception as err:
                 _LOGGER.exception("Processor %s failed on a reading of %s", name, reading.battery_id)
                 self._registry.set_health(f"processor.{name}", Health.DEGRADED, f"{type(err).__name__}: {err}")
+                self._degraded.add(name)
         return current
 
     def _recovered(self, name: str) -> None:
+        if name not in self._degraded:
+            return
+        self._degraded.discard(name)
         service = self._registry.get(f"processor.{name}")
         if service is not None and service.health == Health.DEGRADED:
             self._registry.set_health(service.name, Health.OK, None)

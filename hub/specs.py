@@ -46,6 +46,7 @@ CONTROL_ACTIONS: dict[str, str] = {
     "discharge_mos": "bool: switch the discharge MOSFET on or off",
     "soc": "number 0-100: set the BMS's state of charge (%)",
     "restart": "null: restart the BMS",
+    "config": "object {setting name: value}: write BMS settings (ThingSet), each confirmed by reading back",
 }
 
 

@@ -44,9 +44,16 @@ batteries:
 
 
 def write_config(tmp_path: Path, text: str, name: str = "trackingbms.yaml") -> Path:
-    """Write a config file (dedented, with {data_dir} filled in) and return its path."""
+    """Write a config file (dedented, with {data_dir} filled in) and return its path.
+
+    A config without an ``auth:`` section gets ``auth: {required: false}``: tests of everything but
+    auth act as the local administrator; tests of auth write their own section.
+    """
     path = tmp_path / name
-    path.write_text(textwrap.dedent(text).format(data_dir=tmp_path / "data"), encoding="utf-8")
+    content = textwrap.dedent(text).format(data_dir=tmp_path / "data")
+    if not any(line.startswith("auth:") for line in content.splitlines()):
+        content = content.rstrip("\n") + "\nauth:\n  required: false\n"
+    path.write_text(content, encoding="utf-8")
     return path
 
 

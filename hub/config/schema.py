@@ -8,13 +8,16 @@ from typing import Any
 
 import voluptuous as vol
 
+from hub.auth.config import AUTH_SCHEMA
 from hub.config.loader import ConfigError, ConfigIssue, LoadedConfig
 from hub.plugins import PluginManager
 from hub.storage.backup import BACKUP_SCHEMA
 from hub.storage.pg_settings import POSTGRES_KEYS
 from hub.storage.retention import RETENTION_SCHEMA
+from hub.web.limits_config import RATE_LIMIT_KEYS
+from hub.web.settings import GATEWAY_KEYS
 
-CORE_SECTIONS = ("hub", "http", "logging", "storage", "plugins", "simulators", "batteries")
+CORE_SECTIONS = ("hub", "http", "logging", "storage", "auth", "plugins", "simulators", "batteries")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -55,6 +58,8 @@ CORE_SCHEMA: dict[Any, Any] = {
         vol.Optional("enabled", default=True): vol.Boolean(),
         vol.Optional("host", default="127.0.0.1"): str,
         vol.Optional("port", default=8080): vol.All(vol.Coerce(int), vol.Range(min=0, max=65535)),
+        **GATEWAY_KEYS,  # cors, security_headers, request_log (hub/web/settings.py)
+        **RATE_LIMIT_KEYS,  # rate_limit: per_ip, per_user, window, redis_url, login (hub/web/limits_config.py)
     },
     vol.Optional("logging", default={}): {
         vol.Optional("level", default="INFO"): vol.All(vol.Upper, vol.In(LOG_LEVELS)),
@@ -75,6 +80,7 @@ CORE_SCHEMA: dict[Any, Any] = {
         vol.Optional("backups", default={}): BACKUP_SCHEMA,
         vol.Optional("retention", default={}): RETENTION_SCHEMA,
     },
+    vol.Optional("auth", default={}): AUTH_SCHEMA,  # login, tokens and cookies (hub/auth/config.py)
     vol.Optional("plugins", default={}): {vol.Optional("disabled", default=[]): [str]},
 }
 

@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from hub.reading import Reading, utc_now
+from hub.storage.audit import AuditQuery
 from hub.storage.records import AlertStore, OutboxStore, ScopeStore
 from hub.storage.rollups import Bucket, Sample
+from hub.storage.tenancy import TenancyStore, TenantDirectory
 
 DEFAULT_TENANT = "default"
 
@@ -30,9 +32,9 @@ class BatteryRecord:
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One audited write: who did what to which target, and how it ended."""
+    """One audited write: who did what to which target, the target before and after, and how it ended."""
 
-    actor: str
+    actor: str  # username; "local" with auth off, "anonymous" unauthenticated, or a service ("mqtt")
     action: str
     target: str
     result: str  # ok | failed | rejected
@@ -40,22 +42,34 @@ class AuditEntry:
     details: dict[str, Any] = field(default_factory=dict)
     source_ip: str | None = None
     timestamp: datetime = field(default_factory=utc_now)
+    user_id: str | None = None
+    request_id: str | None = None
+    before: Any = None  # JSON-ready state of the target before the write (None: not recorded)
+    after: Any = None
+    tenant_id: str | None = None  # set on entries read back (the store's tenant is written)
+    id: int | None = field(default=None, compare=False)  # set on entries read back
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view."""
         return {
+            "id": self.id,
             "timestamp": self.timestamp.isoformat().replace("+00:00", "Z"),
+            "tenant_id": self.tenant_id,
             "actor": self.actor,
+            "user_id": self.user_id,
             "source_ip": self.source_ip,
+            "request_id": self.request_id,
             "action": self.action,
             "target": self.target,
             "request": self.request,
             "result": self.result,
             "details": self.details,
+            "before": self.before,
+            "after": self.after,
         }
 
 
-class TenantStore(AlertStore, OutboxStore, ScopeStore, abc.ABC):
+class TenantStore(AlertStore, OutboxStore, ScopeStore, TenancyStore, abc.ABC):
     """Reads and writes within one tenant; it cannot see other tenants' rows."""
 
     tenant_id: str
@@ -89,8 +103,14 @@ class TenantStore(AlertStore, OutboxStore, ScopeStore, abc.ABC):
         """Append an audit entry (committed before returning)."""
 
     @abc.abstractmethod
-    async def audit(self, limit: int, offset: int = 0, target: str | None = None) -> tuple[list[AuditEntry], int]:
-        """Audit entries, newest first, with the total count."""
+    async def audit(
+        self, limit: int, offset: int = 0, target: str | None = None, query: AuditQuery | None = None
+    ) -> tuple[list[AuditEntry], int]:
+        """This tenant's audit entries matching ``query`` (and ``target``), newest first, with the total count."""
+
+    @abc.abstractmethod
+    def iter_audit(self, query: AuditQuery | None = None, chunk: int = 500) -> AsyncIterator[list[AuditEntry]]:
+        """This tenant's audit entries matching ``query``, newest first, ``chunk`` at a time (exports)."""
 
     @abc.abstractmethod
     async def history(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
@@ -125,7 +145,7 @@ class TenantStore(AlertStore, OutboxStore, ScopeStore, abc.ABC):
         """
 
 
-class Storage(abc.ABC):
+class Storage(TenantDirectory, abc.ABC):
     """A backend: lifecycle, migrations and tenant scopes."""
 
     @abc.abstractmethod
@@ -143,6 +163,15 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def for_tenant(self, tenant_id: str) -> TenantStore:
         """A scope for one tenant's data."""
+
+    @abc.abstractmethod
+    async def audit_entries(self, query: AuditQuery, limit: int, offset: int = 0) -> tuple[list[AuditEntry], int]:
+        """Audit entries of every tenant (or ``query.tenant``), newest first, with the total count:
+        for system administrators only (tenant users read through their TenantStore)."""
+
+    @abc.abstractmethod
+    def iter_audit_entries(self, query: AuditQuery, chunk: int = 500) -> AsyncIterator[list[AuditEntry]]:
+        """Audit entries of every tenant (or ``query.tenant``), newest first, ``chunk`` at a time."""
 
     @abc.abstractmethod
     async def prune(self, cutoffs: Mapping[str, datetime], chunk: int = 5000) -> dict[str, int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from hub.storage.base import TenantStore
 from hub.storage.packing import to_millis
@@ -107,6 +107,16 @@ def _pruned_before(start: int, name: str, coarser: str, oldest: dict[str, int]) 
     return here is not None and there is not None and start < here and there < BY_NAME[coarser].floor(here)
 
 
+@runtime_checkable
+class SqlDownsampling(Protocol):
+    """A store that merges rollup buckets into downsampled groups in its database."""
+
+    async def downsample_buckets(
+        self, battery_id: str, resolution: str, span: tuple[datetime, datetime], origin: int, width: int
+    ) -> list[Bucket]:
+        """A class's buckets in span merged into groups of ``width`` ms from ``origin``."""
+
+
 class Downsampler:
     """Merges rows into at most ``points`` buckets of equal width from ``origin``."""
 
@@ -148,16 +158,22 @@ def sample_row(sample: Sample, fields: Sequence[str]) -> dict[str, Any]:
     return {"timestamp": iso(sample.ts), **{f: sample.values[METRICS.index(f)] for f in fields}}
 
 
+# Per metric: its index and the keys of its row entries, built once (a year's answer has ~1,000 rows).
+_KEYS = {name: (i, name, f"{name}_min", f"{name}_max", f"{name}_last") for i, name in enumerate(METRICS)}
+
+
 def bucket_row(bucket: Bucket, fields: Sequence[str]) -> dict[str, Any]:
     """One bucket: per metric its mean (under the metric's name), min, max and last; energy sums."""
     row: dict[str, Any] = {"timestamp": iso(bucket.start), "samples": bucket.n}
+    sums, counts, mins, maxs, lasts = bucket.sums, bucket.counts, bucket.mins, bucket.maxs, bucket.lasts
     for name in fields:
-        if name in ENERGY:
+        keys = _KEYS.get(name)
+        if keys is None:  # energy
             row[name] = _round(bucket.charged_wh if name == "charged_wh" else bucket.discharged_wh)
             continue
-        i = METRICS.index(name)
-        row[name] = _round(bucket.mean(i))
-        row[f"{name}_min"], row[f"{name}_max"], row[f"{name}_last"] = bucket.mins[i], bucket.maxs[i], bucket.lasts[i]
+        i, mean, low, high, last = keys
+        row[mean] = round(sums[i] / counts[i], _DIGITS) if counts[i] else None
+        row[low], row[high], row[last] = mins[i], maxs[i], lasts[i]
     return row
 
 
@@ -178,7 +194,14 @@ async def _metric_rows(
     if total > query.points:
         sampler = Downsampler(unit.floor(span[0]) if unit else span[0], span[1], query.points, unit)
     rows: list[dict[str, Any]] = []
-    if unit is None:
+    if sampler and unit is not None and isinstance(store, SqlDownsampling):
+        # Thousands of buckets merged in SQL: only the groups leave the database (a year of hours
+        # to 1,000 points costs a few ms instead of ~100 us per bucket merged in Python).
+        merged = await store.downsample_buckets(
+            query.battery_id, resolution, (start, end), sampler.origin, sampler.width
+        )
+        rows = [bucket_row(b, fields) for b in merged]
+    elif unit is None:
         async for samples in store.iter_samples(query.battery_id, start, end):
             if sampler:
                 sampler.add_samples(samples)
@@ -190,7 +213,7 @@ async def _metric_rows(
                 sampler.add_buckets(buckets)
             else:
                 rows += (bucket_row(b, fields) for b in buckets)
-    if sampler:
+    if sampler and sampler.buckets:
         rows = [bucket_row(b, fields) for b in sampler.result()]
     bucket_s = sampler.width / 1000 if sampler else (unit.nominal_ms / 1000 if unit else None)
     meta = {"total": total, "downsampled": sampler is not None, "bucket_s": bucket_s}

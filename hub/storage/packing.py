@@ -13,8 +13,11 @@ from hub.reading import Alarm, AlarmLevel, BatteryState, Reading, Temperature, T
 
 _LOGGER = logging.getLogger(__name__)
 _KINDS = list(TemperatureKind)
+_KIND_INDEX = {kind: i for i, kind in enumerate(_KINDS)}
 _STATES = [None, *BatteryState]
+_STATE_INDEX = {state: i for i, state in enumerate(_STATES)}
 _TEMP = struct.Struct("<hBB")  # 0.1 °C, kind, 1-based sensor number
+_CELL_STRUCTS = {n: struct.Struct(f"<{n}H") for n in range(1, 65)}  # built once, not per reading
 
 # Column order of the readings table after battery_pk.
 COLUMNS = (
@@ -54,12 +57,19 @@ def _unscaled(value: int | None, scale: float) -> float | None:
     return None if value is None else value / scale
 
 
+def _index(found: dict[Any, int], values: list[Any], value: Any) -> int:
+    """Position of value in values: a dict lookup first (hot path), list.index for anything else
+    equal to a member (a plain string), so an unknown value still raises ValueError."""
+    index = found.get(value)
+    return values.index(value) if index is None else index
+
+
 def _flags(reading: Reading) -> int:
     # bits 0-1 charge MOS (0 unknown, 2 off, 3 on), bits 2-3 discharge MOS, bits 4-5 state index.
     def tri(value: bool | None) -> int:
         return 0 if value is None else (3 if value else 2)
 
-    return tri(reading.charge_mos) | tri(reading.discharge_mos) << 2 | _STATES.index(reading.state) << 4
+    return tri(reading.charge_mos) | tri(reading.discharge_mos) << 2 | _index(_STATE_INDEX, _STATES, reading.state) << 4
 
 
 def _unflags(flags: int) -> tuple[bool | None, bool | None, BatteryState | None]:
@@ -73,21 +83,39 @@ def pack_cells(cells: tuple[float, ...]) -> bytes | None:
     """Cell voltages as little-endian uint16 millivolts."""
     if not cells:
         return None
-    return struct.pack(f"<{len(cells)}H", *(min(65535, max(0, round(v * 1000))) for v in cells))
+    millivolts = [round(v * 1000) for v in cells]
+    packer = _CELL_STRUCTS.get(len(millivolts)) or struct.Struct(f"<{len(millivolts)}H")
+    try:
+        return packer.pack(*millivolts)
+    except struct.error:  # rare: a value outside 0..65.535 V is clamped (checked only then: hot path)
+        return packer.pack(*(min(65535, max(0, mv)) for mv in millivolts))
+
+
+def cell_millivolts(blob: bytes | None) -> tuple[int, ...]:
+    """The packed cell voltages as integer millivolts (what rollups reduce, without floats)."""
+    if not blob:
+        return ()
+    count = len(blob) // 2
+    return (_CELL_STRUCTS.get(count) or struct.Struct(f"<{count}H")).unpack(blob)
+
+
+def temperature_tenths(blob: bytes | None) -> list[int]:
+    """The packed temperatures as integer tenths of °C."""
+    return [value for value, _, _ in _TEMP.iter_unpack(blob)] if blob else []
 
 
 def unpack_cells(blob: bytes | None) -> tuple[float, ...]:
     """Inverse of :func:`pack_cells`."""
     if not blob:
         return ()
-    return tuple(mv / 1000 for mv in struct.unpack(f"<{len(blob) // 2}H", blob))
+    return tuple(mv / 1000 for mv in cell_millivolts(blob))
 
 
 def pack_temperatures(temps: tuple[Temperature, ...]) -> bytes | None:
     """Each sensor as int16 tenths of °C, a kind byte and its sensor number (absent ones leave gaps)."""
     if not temps:
         return None
-    return b"".join(_TEMP.pack(round(t.value * 10), _KINDS.index(t.kind), t.sensor) for t in temps)
+    return b"".join([_TEMP.pack(round(t.value * 10), _index(_KIND_INDEX, _KINDS, t.kind), t.sensor) for t in temps])
 
 
 def unpack_temperatures(blob: bytes | None) -> tuple[Temperature, ...]:

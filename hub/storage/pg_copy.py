@@ -21,6 +21,7 @@ TABLES = (
     "users",
     "role_grants",
     "tokens",
+    "invitations",
     "alerts",
     "alert_events",
     "alert_rules",

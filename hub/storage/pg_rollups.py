@@ -20,6 +20,8 @@ from hub.storage.rollups import (
     Bucket,
     Sample,
     aggregate,
+    downsample_sql,
+    downsampled,
     finer,
     fold,
     rollup_all,
@@ -58,6 +60,10 @@ _SAMPLES = (
     "SELECT ts, voltage, current, power, soc, cells, temps FROM readings WHERE battery_pk = $1 AND ts BETWEEN $2 AND $3"
 )
 _FAR = 2**62
+_OLDEST = "SELECT " + ", ".join(
+    f"(SELECT MIN(bucket_start) FROM rollups WHERE battery_pk = $1 AND class = '{c.name}')" for c in CLASSES
+)
+_DOWNSAMPLE = downsample_sql("$")
 
 
 def _params(battery_pk: int, resolution: str, bucket: Bucket) -> tuple[Any, ...]:
@@ -71,6 +77,13 @@ async def read_buckets(
     """Buckets of one class starting in [lo, hi], oldest first."""
     rows = [tuple(row) for row in await conn.fetch(_SELECT_BUCKETS, battery_pk, resolution, lo, hi, limit)]
     return [Bucket.from_values(row[0], row[1:5], row[5:]) for row in rows]
+
+
+async def downsample(
+    conn: Any, battery_pk: int, resolution: str, span: tuple[int, int], origin: int, width: int
+) -> list[Bucket]:
+    """Buckets of one class starting in span [lo, hi] merged into groups of ``width`` ms from ``origin``."""
+    return downsampled(await conn.fetch(_DOWNSAMPLE, battery_pk, resolution, *span, origin, width), origin, width)
 
 
 async def read_samples(conn: Any, battery_pk: int, lo: int, hi: int, limit: int | None = None) -> list[Sample]:
@@ -97,11 +110,9 @@ async def oldest(conn: Any, battery_pk: int) -> dict[str, int]:
     bounds = await raw_bounds(conn, battery_pk)
     if bounds is not None:
         found[RAW] = bounds[0]
-    rows = await conn.fetch(
-        "SELECT class, MIN(bucket_start) FROM rollups WHERE battery_pk = $1 GROUP BY class", battery_pk
-    )
-    starts = {str(row[0]): int(row[1]) for row in rows}
-    found.update((c.name, starts[c.name]) for c in CLASSES if c.name in starts)
+    # One MIN per class, each answered from the key; GROUP BY class would read every bucket.
+    row = await conn.fetchrow(_OLDEST, battery_pk)
+    found.update((c.name, int(start)) for c, start in zip(CLASSES, row, strict=True) if start is not None)
     return found
 
 

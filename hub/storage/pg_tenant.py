@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from hub.reading import Reading, utc_now
-from hub.storage import pg_rollups
+from hub.storage import pg_audit, pg_rollups
+from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, BatteryRecord, StorageError, TenantStore
 from hub.storage.packing import COLUMNS, from_row, pack_rows, to_millis
 from hub.storage.pg_partitions import month_of
 from hub.storage.pg_records import PostgresRecords
+from hub.storage.pg_tenancy import PgTenancy
 from hub.storage.postgres import PostgreSQLStorage
 from hub.storage.rollups import BY_NAME, Bucket, Sample, from_millis
 from hub.storage.sqlite_rollups import RAW, group_rows
@@ -57,7 +60,7 @@ def _bounds(resolution: str, start: datetime | None, end: datetime | None) -> tu
     return lo, to_millis(end) if end else 2**62
 
 
-class PostgreSQLTenantStore(PostgresRecords, TenantStore):
+class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
     """One tenant's view of a PostgreSQL database."""
 
     def __init__(self, storage: PostgreSQLStorage, tenant_id: str) -> None:
@@ -159,49 +162,18 @@ class PostgreSQLTenantStore(PostgresRecords, TenantStore):
             )
 
     async def add_audit(self, entry: AuditEntry) -> None:
-        async with self.storage.transaction("audit write") as conn:
-            await conn.execute(
-                "INSERT INTO audit_log (tenant_id, ts, actor, source_ip, action, target, request, result, details) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                self.tenant_id,
-                entry.timestamp,
-                entry.actor,
-                entry.source_ip,
-                entry.action,
-                entry.target,
-                json.dumps(entry.request),
-                entry.result,
-                json.dumps(entry.details, default=str),
-            )
+        await pg_audit.insert(self.storage, self.tenant_id, entry)
 
-    async def audit(self, limit: int, offset: int = 0, target: str | None = None) -> tuple[list[AuditEntry], int]:
-        where, args = "tenant_id = $1", [self.tenant_id]
+    async def audit(
+        self, limit: int, offset: int = 0, target: str | None = None, query: AuditQuery | None = None
+    ) -> tuple[list[AuditEntry], int]:
+        scoped = replace(query or AuditQuery(), tenant=self.tenant_id)
         if target is not None:
-            where, args = where + " AND target = $2", [*args, target]
-        total = await self.storage.fetchval("audit read", f"SELECT COUNT(*) FROM audit_log WHERE {where}", *args)
-        n = len(args)
-        rows = await self.storage.fetch(
-            "audit read",
-            "SELECT ts, actor, source_ip, action, target, request, result, details FROM audit_log "
-            f"WHERE {where} ORDER BY id DESC LIMIT ${n + 1} OFFSET ${n + 2}",
-            *args,
-            limit,
-            offset,
-        )
-        entries = [
-            AuditEntry(
-                actor=r[1],
-                source_ip=r[2],
-                action=r[3],
-                target=r[4],
-                request=json.loads(r[5] or "{}"),
-                result=r[6],
-                details=json.loads(r[7] or "{}"),
-                timestamp=r[0],
-            )
-            for r in rows
-        ]
-        return entries, int(total)
+            scoped = replace(scoped, target=target)
+        return await pg_audit.select(self.storage, scoped, limit, offset)
+
+    def iter_audit(self, query: AuditQuery | None = None, chunk: int = 500) -> AsyncIterator[list[AuditEntry]]:
+        return pg_audit.iterate(self.storage, replace(query or AuditQuery(), tenant=self.tenant_id), chunk)
 
     async def latest(self, battery_id: str) -> Reading | None:
         rows = await self._select(battery_id, None, None, 1)
@@ -259,6 +231,16 @@ class PostgreSQLTenantStore(PostgresRecords, TenantStore):
             if len(buckets) < chunk:
                 return
             lo = buckets[-1].start + 1
+
+    async def downsample_buckets(
+        self, battery_id: str, resolution: str, span: tuple[datetime, datetime], origin: int, width: int
+    ) -> list[Bucket]:
+        """A class's buckets in span merged, in the database, into groups of ``width`` ms from ``origin``."""
+        pk = await self._pk(battery_id)
+        if pk is None:
+            return []
+        async with self.storage.connection("history read") as conn:
+            return await pg_rollups.downsample(conn, pk, resolution, _bounds(resolution, *span), origin, width)
 
     async def rebuild_rollups(self, battery_id: str, start: datetime | None = None, end: datetime | None = None) -> int:
         pk = await self._pk(battery_id)

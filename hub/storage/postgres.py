@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from hub.storage import pg_rollups
-from hub.storage.base import Storage, StorageError
+from hub.storage import pg_audit, pg_rollups
+from hub.storage.audit import AuditQuery
+from hub.storage.base import AuditEntry, Storage, StorageError
 from hub.storage.packing import to_millis
 from hub.storage.pg_partitions import Partitions
 from hub.storage.pg_schema import current_schema, lock_batteries, migrate, schema_version
 from hub.storage.pg_settings import PostgresSettings
+from hub.storage.pg_tenancy import PgTenants
 from hub.storage.retention import Pruner, Retention
 from hub.storage.rollups import BY_NAME, FIVE_MIN
 from hub.storage.sqlite_rollups import RAW, rebuild_windows
@@ -52,7 +54,7 @@ def reason(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
-class PostgreSQLStorage(Storage):
+class PostgreSQLStorage(PgTenants, Storage):
     """All data in one PostgreSQL database (in the configured schema, if any).
 
     ``retention`` starts a background pruner with the storage; ``read_only`` connects with read-only
@@ -231,3 +233,9 @@ class PostgreSQLStorage(Storage):
         from hub.storage.pg_tenant import PostgreSQLTenantStore  # the tenant store imports this module
 
         return PostgreSQLTenantStore(self, tenant_id)
+
+    async def audit_entries(self, query: AuditQuery, limit: int, offset: int = 0) -> tuple[list[AuditEntry], int]:
+        return await pg_audit.select(self, query, limit, offset)
+
+    def iter_audit_entries(self, query: AuditQuery, chunk: int = 500) -> AsyncIterator[list[AuditEntry]]:
+        return pg_audit.iterate(self, query, chunk)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.storage.packing import to_millis, unpack_cells, unpack_temperatures
+from hub.storage.packing import cell_millivolts, temperature_tenths, to_millis
 
 METRICS = ("voltage", "current", "power", "soc", "cell_min", "cell_max", "cell_delta", "temperature_max")
 ENERGY = ("charged_wh", "discharged_wh")
@@ -100,11 +100,14 @@ def sample_from_columns(
     watts = _scaled(power, 10)
     if watts is None and volts is not None and amps is not None:
         watts = round(volts * amps, 3)
-    cell_values = unpack_cells(cells)
-    low = min(cell_values) if cell_values else None
-    high = max(cell_values) if cell_values else None
+    # Extremes taken on the stored integers, then scaled: the same floats as scaling every value
+    # first (division is monotonic), without building a float per cell.
+    millivolts = cell_millivolts(cells)
+    low = min(millivolts) / 1000 if millivolts else None
+    high = max(millivolts) / 1000 if millivolts else None
     delta = round(high - low, 4) if high is not None and low is not None else None
-    hottest = max((t.value for t in unpack_temperatures(temps)), default=None)
+    tenths = temperature_tenths(temps)
+    hottest = max(tenths) / 10 if tenths else None
     return Sample(ts, (volts, amps, watts, _scaled(soc, 10), low, high, delta, hottest))
 
 
@@ -135,12 +138,16 @@ class Bucket:
         """Count one reading (readings may come in any order)."""
         self.n += 1
         newest = self.last_ts is None or sample.ts >= self.last_ts
+        mins, maxs, sums, counts = self.mins, self.maxs, self.sums, self.counts
         for i, value in enumerate(sample.values):
-            if value is not None:
-                self.mins[i] = _pick(self.mins[i], value, True)
-                self.maxs[i] = _pick(self.maxs[i], value, False)
-                self.sums[i] += value
-                self.counts[i] += 1
+            if value is not None:  # inlined _pick: this runs for every metric of every reading
+                low, high = mins[i], maxs[i]
+                if low is None or value < low:
+                    mins[i] = value
+                if high is None or value > high:
+                    maxs[i] = value
+                sums[i] += value
+                counts[i] += 1
         if newest:
             self.last_ts = sample.ts
             self.lasts = list(sample.values)
@@ -173,18 +180,18 @@ class Bucket:
     @classmethod
     def from_values(cls, start: int, head: Sequence[Any], stats: Sequence[Any]) -> Bucket:
         """Inverse of (n, last_ts, charged, discharged) + :meth:`stat_values`."""
-        k = len(STATS)
+        k = len(STATS)  # metric by metric: min, max, sum, count, last
         return cls(
             start,
             int(head[0]),
             head[1],
             float(head[2]),
             float(head[3]),
-            [stats[i * k] for i in range(len(METRICS))],
-            [stats[i * k + 1] for i in range(len(METRICS))],
-            [float(stats[i * k + 2]) for i in range(len(METRICS))],
-            [int(stats[i * k + 3]) for i in range(len(METRICS))],
-            [stats[i * k + 4] for i in range(len(METRICS))],
+            list(stats[0::k]),
+            list(stats[1::k]),
+            [float(v) for v in stats[2::k]],
+            [int(v) for v in stats[3::k]],
+            list(stats[4::k]),
         )
 
 
@@ -265,3 +272,41 @@ def from_millis(ms: int) -> datetime:
 def iso(ms: int) -> str:
     """An ISO-8601 UTC timestamp ending in Z (as readings are serialized)."""
     return from_millis(ms).isoformat().replace("+00:00", "Z")
+
+
+def downsample_sql(param: str) -> str:
+    """SQL merging one class's buckets into equal-width groups, as ``Bucket.merge`` would, in the
+    database: only the groups travel, not every bucket. ``param`` is the numbered placeholder
+    prefix (``?`` for SQLite, ``$`` for PostgreSQL) of: 1 battery_pk, 2 class, 3 lo, 4 hi (bucket
+    starts, inclusive), 5 origin, 6 width (ms). Rows: group index, then the columns of
+    :meth:`Bucket.from_values`. The last values come from the group's newest bucket holding a
+    reading (buckets do not overlap, so that one also holds the newest ``last_ts``).
+    """
+    stats = {"min": "MIN", "max": "MAX", "sum": "SUM", "count": "SUM"}
+    grouped = ["SUM(n) AS n, MAX(last_ts) AS last_ts, SUM(charged_wh) AS ch, SUM(discharged_wh) AS dis"]
+    picked = ["g.n", "g.last_ts", "g.ch", "g.dis"]
+    for metric in METRICS:
+        for stat in STATS:
+            column = f"{metric}_{stat}"
+            if stat == "last":
+                picked.append(f"l.{column}")
+            else:
+                grouped.append(f"{stats[stat]}({column}) AS {column}")
+                picked.append(f"g.{column}")
+    p = param
+    return (
+        f"WITH g AS (SELECT (bucket_start - {p}5) / {p}6 AS k, {', '.join(grouped)}, "
+        "MAX(CASE WHEN last_ts IS NOT NULL THEN bucket_start END) AS newest "
+        f"FROM rollups WHERE battery_pk = {p}1 AND class = {p}2 AND bucket_start BETWEEN {p}3 AND {p}4 GROUP BY k) "
+        f"SELECT g.k, {', '.join(picked)} FROM g LEFT JOIN rollups l "
+        f"ON l.battery_pk = {p}1 AND l.class = {p}2 AND l.bucket_start = g.newest ORDER BY g.k"
+    )
+
+
+def downsampled(rows: Iterable[Sequence[Any]], origin: int, width: int) -> list[Bucket]:
+    """Buckets from the rows of :func:`downsample_sql`."""
+    buckets = []
+    for record in rows:
+        row = tuple(record)  # an asyncpg Record does not slice with a step
+        buckets.append(Bucket.from_values(origin + int(row[0]) * width, row[1:5], row[5:]))
+    return buckets

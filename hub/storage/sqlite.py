@@ -8,6 +8,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -16,20 +17,23 @@ from typing import Any
 import aiosqlite
 
 from hub.reading import Reading, utc_now
+from hub.storage import sqlite_audit
 from hub.storage import sqlite_rollups as rollup_sql
+from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, BatteryRecord, Storage, StorageError, TenantStore
 from hub.storage.packing import COLUMNS, from_row, pack_rows, to_millis
 from hub.storage.retention import Pruner, Retention
 from hub.storage.rollups import BY_NAME, FIVE_MIN, Bucket, Sample, from_millis
 from hub.storage.sqlite_records import SQLiteRecords
+from hub.storage.sqlite_tenancy import SQLiteTenancy, SQLiteTenants
 
 _LOGGER = logging.getLogger(__name__)
 
 _MIGRATIONS_PACKAGE = "hub.storage.migrations.sqlite"
 _SELECT = ", ".join(f"r.{c}" for c in COLUMNS)
+# battery_pk is looked up once per batch (_pks), not by a subquery per row.
 _INSERT = (
-    f"INSERT OR REPLACE INTO readings (battery_pk, {', '.join(COLUMNS)}) "
-    f"VALUES ((SELECT pk FROM batteries WHERE tenant_id = ? AND id = ?), {', '.join('?' * len(COLUMNS))})"
+    f"INSERT OR REPLACE INTO readings (battery_pk, {', '.join(COLUMNS)}) VALUES (?, {', '.join('?' * len(COLUMNS))})"
 )
 
 
@@ -43,7 +47,7 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-class SQLiteStorage(Storage):
+class SQLiteStorage(SQLiteTenants, Storage):
     """All data in one SQLite file.
 
     ``retention`` starts a background pruner with the storage; ``read_only`` opens an existing
@@ -183,8 +187,14 @@ class SQLiteStorage(Storage):
     def for_tenant(self, tenant_id: str) -> SQLiteTenantStore:
         return SQLiteTenantStore(self, tenant_id)
 
+    async def audit_entries(self, query: AuditQuery, limit: int, offset: int = 0) -> tuple[list[AuditEntry], int]:
+        return await sqlite_audit.select(self.db, query, limit, offset)
 
-class SQLiteTenantStore(SQLiteRecords, TenantStore):
+    def iter_audit_entries(self, query: AuditQuery, chunk: int = 500) -> AsyncIterator[list[AuditEntry]]:
+        return sqlite_audit.iterate(self.db, query, chunk)
+
+
+class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, TenantStore):
     """One tenant's view of a SQLite database."""
 
     def __init__(self, storage: SQLiteStorage, tenant_id: str) -> None:
@@ -211,9 +221,10 @@ class SQLiteTenantStore(SQLiteRecords, TenantStore):
             return
         newest = self.storage.newest
         async with self.storage.transaction("write") as db:
-            groups = rollup_sql.group_rows(rows, await self._pks({row[1] for row in rows}))
+            pks = await self._pks({row[1] for row in rows})
+            groups = rollup_sql.group_rows(rows, pks)
             before = {pk: await rollup_sql.baseline(db, pk, newest.get(pk), s[0].ts) for pk, s in groups.items()}
-            await db.executemany(_INSERT, rows)
+            await db.executemany(_INSERT, [(pks[row[1]], *row[2:]) for row in rows])
             # Rolled up in the same transaction: a reading counted as stored is also in the rollups.
             for pk, samples in groups.items():
                 await rollup_sql.roll_up(db, pk, samples, *before[pk])
@@ -260,49 +271,18 @@ class SQLiteTenantStore(SQLiteRecords, TenantStore):
 
     async def add_audit(self, entry: AuditEntry) -> None:
         async with self.storage.transaction("audit write") as db:
-            await db.execute(
-                "INSERT INTO audit_log (tenant_id, ts, actor, source_ip, action, target, request, result, details) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    self.tenant_id,
-                    entry.timestamp.isoformat(),
-                    entry.actor,
-                    entry.source_ip,
-                    entry.action,
-                    entry.target,
-                    json.dumps(entry.request),
-                    entry.result,
-                    json.dumps(entry.details, default=str),
-                ),
-            )
+            await sqlite_audit.insert(db, self.tenant_id, entry)
 
-    async def audit(self, limit: int, offset: int = 0, target: str | None = None) -> tuple[list[AuditEntry], int]:
-        where, args = "tenant_id = ?", [self.tenant_id]
+    async def audit(
+        self, limit: int, offset: int = 0, target: str | None = None, query: AuditQuery | None = None
+    ) -> tuple[list[AuditEntry], int]:
+        scoped = replace(query or AuditQuery(), tenant=self.tenant_id)
         if target is not None:
-            where, args = where + " AND target = ?", [*args, target]
-        db = self.storage.db
-        async with db.execute(f"SELECT COUNT(*) FROM audit_log WHERE {where}", args) as cur:
-            total = int((await cur.fetchone() or (0,))[0])
-        async with db.execute(
-            "SELECT ts, actor, source_ip, action, target, request, result, details FROM audit_log "
-            f"WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
-            [*args, limit, offset],
-        ) as cur:
-            rows = await cur.fetchall()
-        entries = [
-            AuditEntry(
-                actor=r[1],
-                source_ip=r[2],
-                action=r[3],
-                target=r[4],
-                request=json.loads(r[5] or "{}"),
-                result=r[6],
-                details=json.loads(r[7] or "{}"),
-                timestamp=datetime.fromisoformat(r[0]),
-            )
-            for r in rows
-        ]
-        return entries, total
+            scoped = replace(scoped, target=target)
+        return await sqlite_audit.select(self.storage.db, scoped, limit, offset)
+
+    def iter_audit(self, query: AuditQuery | None = None, chunk: int = 500) -> AsyncIterator[list[AuditEntry]]:
+        return sqlite_audit.iterate(self.storage.db, replace(query or AuditQuery(), tenant=self.tenant_id), chunk)
 
     async def latest(self, battery_id: str) -> Reading | None:
         rows = await self._select(battery_id, None, None, 1)
@@ -357,6 +337,16 @@ class SQLiteTenantStore(SQLiteRecords, TenantStore):
             if len(buckets) < chunk:
                 return
             lo = buckets[-1].start + 1
+
+    async def downsample_buckets(
+        self, battery_id: str, resolution: str, span: tuple[datetime, datetime], origin: int, width: int
+    ) -> list[Bucket]:
+        """A class's buckets in span merged, in the database, into groups of ``width`` ms from ``origin``."""
+        pk = await self._pk(battery_id)
+        if pk is None:
+            return []
+        bounds = _bounds(resolution, *span)
+        return await rollup_sql.downsample(self.storage.db, pk, resolution, bounds, origin, width)
 
     async def rebuild_rollups(self, battery_id: str, start: datetime | None = None, end: datetime | None = None) -> int:
         pk = await self._pk(battery_id)

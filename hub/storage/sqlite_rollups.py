@@ -20,6 +20,8 @@ from hub.storage.rollups import (
     Bucket,
     Sample,
     aggregate,
+    downsample_sql,
+    downsampled,
     finer,
     fold,
     rollup_all,
@@ -60,6 +62,7 @@ _SELECT_SAMPLES = (
     "WHERE battery_pk = ? AND ts BETWEEN ? AND ? ORDER BY ts LIMIT ?"
 )
 _FAR = 2**62
+_DOWNSAMPLE = downsample_sql("?")
 
 
 def _params(battery_pk: int, resolution: str, bucket: Bucket) -> tuple[Any, ...]:
@@ -79,6 +82,14 @@ async def read_buckets(
         return [_bucket(tuple(row)) for row in await cur.fetchall()]
 
 
+async def downsample(
+    db: aiosqlite.Connection, battery_pk: int, resolution: str, span: tuple[int, int], origin: int, width: int
+) -> list[Bucket]:
+    """Buckets of one class starting in span [lo, hi] merged into groups of ``width`` ms from ``origin``."""
+    async with db.execute(_DOWNSAMPLE, (battery_pk, resolution, *span, origin, width)) as cur:
+        return downsampled(await cur.fetchall(), origin, width)
+
+
 async def read_samples(db: aiosqlite.Connection, battery_pk: int, lo: int, hi: int, limit: int = -1) -> list[Sample]:
     """Raw readings in [lo, hi] reduced to their metrics, oldest first."""
     async with db.execute(_SELECT_SAMPLES, (battery_pk, lo, hi, limit)) as cur:
@@ -94,7 +105,13 @@ async def newest_sample(db: aiosqlite.Connection, battery_pk: int) -> Sample | N
 
 async def raw_bounds(db: aiosqlite.Connection, battery_pk: int) -> tuple[int, int] | None:
     """Oldest and newest raw timestamps of a battery."""
-    async with db.execute("SELECT MIN(ts), MAX(ts) FROM readings WHERE battery_pk = ?", (battery_pk,)) as cur:
+    # Two subqueries: SQLite answers a lone MIN or MAX from the key, but MIN and MAX together
+    # in one SELECT scan every row of the battery (36 ms for a year of minutes).
+    async with db.execute(
+        "SELECT (SELECT MIN(ts) FROM readings WHERE battery_pk = ?1), "
+        "(SELECT MAX(ts) FROM readings WHERE battery_pk = ?1)",
+        (battery_pk,),
+    ) as cur:
         row = await cur.fetchone()
     return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
 

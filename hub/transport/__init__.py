@@ -1,1 +1,1 @@
-"""Transports shared by every driver and simulator: serial ports and pseudo-terminals."""
+"""Transports shared by every driver and simulator: serial ports, pseudo-terminals and python-can buses."""

@@ -4,21 +4,50 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import voluptuous as vol
 from aiohttp import web
 
+from hub.auth.policy import require_battery
+from hub.auth.principal import principal_of
+from hub.auth.scope import store_for
 from hub.batteries import Coordinator, LinkState
 from hub.export import render_csv
 from hub.reading import Reading, utc_now
 from hub.storage.history import AUTO, RAW, HistoryError, HistoryQuery, parse_fields, parse_resolution, run_history
 from hub.web import app as app_module
+from hub.web.api import QUERY, Endpoint, add_endpoints
 from hub.web.envelope import ApiError, envelope
-from hub.web.params import int_param, time_param
+from hub.web.params import int_range, iso_time
+from hub.web.schemas import (
+    ALARM,
+    BATTERY,
+    INT,
+    N_NUM,
+    N_STR,
+    NUM,
+    OBJECT,
+    READING,
+    STR,
+    TEMPERATURE,
+    TIME,
+    array,
+    obj,
+)
 
 if TYPE_CHECKING:
     from hub.core import Hub
 
-routes = web.RouteTableDef()
 MAX_HISTORY = 10_000
+READ = "battery.read"
+HISTORY_QUERY = {
+    vol.Optional("from"): iso_time,
+    vol.Optional("to"): iso_time,
+    vol.Optional("resolution"): str,
+    vol.Optional("points"): int_range(1, MAX_HISTORY),
+    vol.Optional("fields"): str,
+    vol.Optional("limit"): int_range(1, MAX_HISTORY),
+    vol.Optional("format"): vol.In(["csv", "json"]),
+}
 
 
 def _coordinator(hub: Hub, battery_id: str) -> Coordinator:
@@ -43,9 +72,10 @@ async def _latest(request: web.Request) -> tuple[Coordinator, Reading, dict[str,
     """The newest processed reading of a battery, with freshness in meta; 404 if none yet."""
     hub = app_module.get_hub(request)
     battery_id = request.match_info["id"]
+    store = await require_battery(request, READ, battery_id)
     coordinator = _coordinator(hub, battery_id)
     assert hub.batteries is not None
-    reading = hub.batteries.latest.get(battery_id) or await hub.store.latest(battery_id)
+    reading = hub.batteries.latest.get(battery_id) or await store.latest(battery_id)
     if reading is None:
         raise ApiError(
             404, f"no reading yet for battery {battery_id!r}", {"link_state": coordinator.link_state().value}
@@ -57,16 +87,18 @@ async def _latest(request: web.Request) -> tuple[Coordinator, Reading, dict[str,
     return coordinator, reading, meta
 
 
-@routes.get("/api/v1/bms")
 async def list_batteries(request: web.Request) -> web.Response:
     """Every configured battery with its driver and link state."""
     hub = app_module.get_hub(request)
-    coordinators = hub.batteries.coordinators.values() if hub.batteries else []
+    coordinators = list(hub.batteries.coordinators.values() if hub.batteries else [])
+    if not principal_of(request).system_admin:
+        # Batteries run hub-wide; a tenant's user sees only those recorded in the tenant.
+        mine = {record.id for record in await store_for(request).batteries()}
+        coordinators = [c for c in coordinators if c.config.id in mine]
     data = [_battery_summary(c) for c in coordinators]
     return envelope(request, data, meta={"count": len(data)})
 
 
-@routes.get("/api/v1/bms/types")
 async def types(request: web.Request) -> web.Response:
     """The BMS families the loaded plugins can read."""
     hub = app_module.get_hub(request)
@@ -84,10 +116,10 @@ async def types(request: web.Request) -> web.Response:
     return envelope(request, data)
 
 
-@routes.get("/api/v1/bms/status/{id}")
 async def status(request: web.Request) -> web.Response:
     """Link status of one battery: state, health, counters."""
     hub = app_module.get_hub(request)
+    await require_battery(request, READ, request.match_info["id"])
     coordinator = _coordinator(hub, request.match_info["id"])
     service = hub.registry.get(coordinator.service)
     data = {
@@ -97,17 +129,19 @@ async def status(request: web.Request) -> web.Response:
         "consecutive_failures": coordinator.failures,
         "polls": coordinator.polls,
     }
+    # Optional driver method (docs/hooks.md): values with no place in the reading, e.g. foxBMS strings.
+    details = getattr(coordinator.driver, "details", None)
+    if callable(details):
+        data["details"] = details()
     return envelope(request, data)
 
 
-@routes.get("/api/v1/bms/data/{id}")
 async def data(request: web.Request) -> web.Response:
     """The newest reading."""
     _, reading, meta = await _latest(request)
     return envelope(request, reading.to_dict(), meta=meta)
 
 
-@routes.get("/api/v1/bms/data/{id}/history")
 async def history(request: web.Request) -> web.Response:
     """History between ``from`` and ``to``: raw readings or rollups, at most ``points`` rows, JSON or CSV.
 
@@ -115,24 +149,28 @@ async def history(request: web.Request) -> web.Response:
     """
     hub = app_module.get_hub(request)
     battery_id = request.match_info["id"]
+    store = await require_battery(request, READ, battery_id)
     _coordinator(hub, battery_id)
-    start, end = time_param(request, "from"), time_param(request, "to")
+    asked = request[QUERY]
+    start, end = asked.get("from"), asked.get("to")
     if start and end and start > end:
-        raise ApiError(422, "from must not be after to", {"from": start.isoformat(), "to": end.isoformat()})
+        raise ApiError(
+            422, "from must not be after to", [{"path": "query.from", "message": "must not be after query.to"}]
+        )
     as_csv = _wants_csv(request)
-    limit = int_param(request, "limit", 1000, 1, MAX_HISTORY) if "limit" in request.query else None
+    limit = asked.get("limit")
     try:
         query = HistoryQuery(
             battery_id,
             start,
             end,
-            parse_resolution(request.query.get("resolution"), RAW if limit else AUTO),
-            int_param(request, "points", limit or 1000, 1, MAX_HISTORY),
-            parse_fields(request.query.get("fields")),
+            parse_resolution(asked.get("resolution"), RAW if limit else AUTO),
+            asked.get("points", limit or 1000),
+            parse_fields(asked.get("fields")),
             limit,
             metrics_only=as_csv,
         )
-        result = await run_history(hub.store, query, utc_now())
+        result = await run_history(store, query, utc_now())
     except HistoryError as err:
         raise ApiError(422, err.message, err.details) from err
     if not as_csv:
@@ -148,16 +186,13 @@ async def history(request: web.Request) -> web.Response:
 
 def _wants_csv(request: web.Request) -> bool:
     """``format=csv|json`` decides; without it, an Accept naming text/csv and not JSON."""
-    chosen = request.query.get("format")
-    if chosen not in (None, "", "csv", "json"):
-        raise ApiError(422, "format must be csv or json", {"format": chosen})
+    chosen = request[QUERY].get("format")
     if chosen:
-        return chosen == "csv"
+        return bool(chosen == "csv")
     accept = request.headers.get("Accept", "")
     return "text/csv" in accept and "application/json" not in accept
 
 
-@routes.get("/api/v1/bms/cells/{id}")
 async def cells(request: web.Request) -> web.Response:
     """Cell voltages with 1-based indices, balancing flags and extremes."""
     _, reading, meta = await _latest(request)
@@ -175,7 +210,6 @@ async def cells(request: web.Request) -> web.Response:
     return envelope(request, result, meta=meta)
 
 
-@routes.get("/api/v1/bms/temperatures/{id}")
 async def temperatures(request: web.Request) -> web.Response:
     """Temperature sensors of the newest reading."""
     _, reading, meta = await _latest(request)
@@ -183,7 +217,6 @@ async def temperatures(request: web.Request) -> web.Response:
     return envelope(request, {"timestamp": body["timestamp"], "temperatures": body["temperatures"]}, meta=meta)
 
 
-@routes.get("/api/v1/bms/alarms/{id}")
 async def alarms(request: web.Request) -> web.Response:
     """The BMS's own active alarms in the newest reading."""
     _, reading, meta = await _latest(request)
@@ -191,6 +224,82 @@ async def alarms(request: web.Request) -> web.Response:
     return envelope(request, {"timestamp": body["timestamp"], "alarms": body["alarms"]}, meta=meta)
 
 
+BMS = ("bms",)
+UNKNOWN = (404,)
+LATEST_META = "meta: link_state, age_s, stale"
+CELLS = obj(
+    timestamp=TIME,
+    cells=array(obj(index=INT, voltage=NUM, balancing={"type": "boolean"})),
+    cell_min=READING["properties"]["cell_min"],
+    cell_max=READING["properties"]["cell_max"],
+    cell_delta=N_NUM,
+)
+TYPE_INFO = obj(name=STR, description=STR, transports=array(STR), plugin=N_STR, options=array(STR))
+STATUS = {
+    **BATTERY,
+    "properties": {
+        **BATTERY["properties"],
+        "health": N_STR,
+        "reason": N_STR,
+        "consecutive_failures": INT,
+        "polls": INT,
+        "details": {"type": "object", "description": "driver-specific values with no reading field (optional)"},
+    },
+}
+HISTORY = {"anyOf": [array(READING), array(OBJECT)]}
+ENDPOINTS = (
+    Endpoint(
+        "GET", "/api/v1/bms", list_batteries, "Batteries with driver and link state", READ, BMS, data=array(BATTERY)
+    ),
+    Endpoint("GET", "/api/v1/bms/types", types, "BMS families the plugins can read", READ, BMS, data=array(TYPE_INFO)),
+    Endpoint(
+        "GET", "/api/v1/bms/status/{id}", status, "Link status of a battery", READ, BMS, data=STATUS, errors=UNKNOWN
+    ),
+    Endpoint("GET", "/api/v1/bms/data/{id}", data, "The newest reading", READ, BMS, data=READING, errors=UNKNOWN),
+    Endpoint(
+        "GET",
+        "/api/v1/bms/data/{id}/history",
+        history,
+        "History: raw readings or rollups, JSON or CSV (format=csv or Accept: text/csv)",
+        READ,
+        BMS,
+        query=HISTORY_QUERY,
+        data=HISTORY,
+        errors=UNKNOWN,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/bms/cells/{id}",
+        cells,
+        "Cell voltages of the newest reading",
+        READ,
+        BMS,
+        data=CELLS,
+        errors=UNKNOWN,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/bms/temperatures/{id}",
+        temperatures,
+        "Temperatures of the newest reading",
+        READ,
+        BMS,
+        data=obj(timestamp=TIME, temperatures=array(TEMPERATURE)),
+        errors=UNKNOWN,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/bms/alarms/{id}",
+        alarms,
+        "The BMS's active alarms in the newest reading",
+        READ,
+        BMS,
+        data=obj(timestamp=TIME, alarms=array(ALARM)),
+        errors=UNKNOWN,
+    ),
+)
+
+
 def setup(app: web.Application) -> None:
     """Add the BMS routes."""
-    app.add_routes(routes)
+    add_endpoints(app, *ENDPOINTS)

@@ -4,22 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
+import voluptuous as vol
 from aiohttp import web
 
 from hub.config import ConfigError
 from hub.web import api_control
 from hub.web import app as app_module
-from hub.web.envelope import ApiError, envelope, json_body
-from hub.web.params import int_param, time_param
+from hub.web.api import BODY, QUERY, Endpoint, add_endpoints
+from hub.web.envelope import ApiError, envelope
+from hub.web.params import iso_time, page_query, pagination
+from hub.web.schemas import ANY, COUNTS, INT, OBJECT, PLUGIN, SERVICE, STR, array, nullable, obj
 
-routes = web.RouteTableDef()
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOGS_QUERY = {
+    **page_query(),
+    vol.Optional("level"): vol.All(vol.Upper, vol.In(LEVELS)),
+    vol.Optional("module"): str,
+    vol.Optional("since"): iso_time,
+    vol.Optional("until"): iso_time,
+}
+LOG_RECORD = obj(time=STR, level=STR, logger=STR, module=STR, message=STR, seq=INT)
+HEALTH = obj(status=STR, version=STR, services=COUNTS, batteries=COUNTS)
+SERVICES = obj(services=array(SERVICE), plugins=array(PLUGIN), bus=array(OBJECT))
+RELOAD = obj(("reloaded", "restart_required"), reloaded=array(STR), restart_required=array(STR))
+ISSUE = obj(path=STR, line=nullable(INT), message=STR, text=STR)
 
 
 def _issues(err: ConfigError) -> list[dict[str, Any]]:
     return [{"path": i.path, "line": i.line, "message": i.message, "text": str(i)} for i in err.issues]
 
 
-@routes.get("/api/v1/core/health")
 async def health(request: web.Request) -> web.Response:
     """Overall health with counts per state."""
     hub = app_module.get_hub(request)
@@ -36,7 +50,6 @@ async def health(request: web.Request) -> web.Response:
     return envelope(request, data)
 
 
-@routes.get("/api/v1/core/services")
 async def services(request: web.Request) -> web.Response:
     """Every module with its health, and every plugin with its load state."""
     hub = app_module.get_hub(request)
@@ -48,7 +61,6 @@ async def services(request: web.Request) -> web.Response:
     return envelope(request, data)
 
 
-@routes.post("/api/v1/core/services/reload")
 async def reload_services(request: web.Request) -> web.Response:
     """Re-read the config file and reload what changed."""
     hub = app_module.get_hub(request)
@@ -80,7 +92,6 @@ def _section_name(request: web.Request) -> str:
     return name
 
 
-@routes.get("/api/v1/core/config/{module}")
 async def get_config(request: web.Request) -> web.Response:
     """A module's section as written in the file (secrets and ${ENV} references unexpanded)."""
     hub = app_module.get_hub(request)
@@ -88,12 +99,11 @@ async def get_config(request: web.Request) -> web.Response:
     return envelope(request, hub.config.section_as_written(name), meta={"module": name})
 
 
-@routes.put("/api/v1/core/config/{module}")
 async def put_config(request: web.Request) -> web.Response:
     """Validate a new section, write it to the file and reload that module."""
     hub = app_module.get_hub(request)
     name = _section_name(request)
-    value = await json_body(request)
+    value = request[BODY]
     try:
         await hub.config.update_section(name, value)
     except ConfigError as err:
@@ -111,33 +121,68 @@ async def put_config(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/api/v1/core/logs")
 async def logs(request: web.Request) -> web.Response:
     """Recent log records, newest first, filtered by level, module and time, paginated."""
     hub = app_module.get_hub(request)
-    level = request.query.get("level")
-    if level and level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ApiError(422, "level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL", {"level": level})
-    page = int_param(request, "page", 1, 1, 1_000_000)
-    per_page = int_param(request, "per_page", 100, 1, 1000)
+    query = request[QUERY]
+    page, per_page = query["page"], query["per_page"]
     records = hub.logs.ring.query(
-        level=level,
-        module=request.query.get("module"),
-        since=time_param(request, "since"),
-        until=time_param(request, "until"),
+        level=query.get("level"), module=query.get("module"), since=query.get("since"), until=query.get("until")
     )
     start = (page - 1) * per_page
-    meta = {
-        "pagination": {
-            "page": page,
-            "per_page": per_page,
-            "total": len(records),
-            "pages": (len(records) + per_page - 1) // per_page,
-        }
-    }
+    meta = {"pagination": pagination(page, per_page, len(records))}
     return envelope(request, records[start : start + per_page], meta=meta)
+
+
+CORE = ("core",)
+MODULE_ERRORS = (404,)
+ENDPOINTS = (
+    Endpoint("GET", "/api/v1/core/health", health, "Overall health with counts per state", None, CORE, data=HEALTH),
+    Endpoint("GET", "/api/v1/core/services", services, "Modules, plugins and bus", "system.read", CORE, data=SERVICES),
+    Endpoint(
+        "POST",
+        "/api/v1/core/services/reload",
+        reload_services,
+        "Re-read the config file and reload what changed",
+        "system.manage",
+        CORE,
+        data=RELOAD,
+        errors=(422,),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/core/config/{module}",
+        get_config,
+        "A config section as written in the file",
+        "system.read",
+        CORE,
+        data=ANY,
+        errors=MODULE_ERRORS,
+    ),
+    Endpoint(
+        "PUT",
+        "/api/v1/core/config/{module}",
+        put_config,
+        "Validate, save and apply a config section",
+        "system.manage",
+        CORE,
+        body=vol.Schema(object),
+        data=ANY,
+        errors=(*MODULE_ERRORS, 507),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/core/logs",
+        logs,
+        "Recent log records, newest first",
+        "system.read",
+        CORE,
+        query=LOGS_QUERY,
+        data=array(LOG_RECORD),
+    ),
+)
 
 
 def setup(app: web.Application) -> None:
     """Add the core routes."""
-    app.add_routes(routes)
+    add_endpoints(app, *ENDPOINTS)

@@ -62,7 +62,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def envelope_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request ids, timing, and errors as envelopes: never a traceback."""
     request[STARTED] = time.perf_counter()
-    request[REQUEST_ID] = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+    # The request-log middleware (outermost) normally chose the id already.
+    request[REQUEST_ID] = request.get(REQUEST_ID) or request.headers.get("X-Request-ID") or uuid.uuid4().hex
     api = request.path.startswith("/api/")
     try:
         response = await handler(request)

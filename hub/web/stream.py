@@ -8,10 +8,14 @@ import json
 import logging
 from typing import Any
 
+import voluptuous as vol
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from hub.auth.principal import principal_of
+from hub.auth.scope import store_for
 from hub.bus import DATA_BMS_LINK_CHANGED, DATA_BMS_NEW, Event
 from hub.web import app as app_module
+from hub.web.api import QUERY, Endpoint, add_endpoints
 
 _LOGGER = logging.getLogger(__name__)
 # Per-client buffer: a slow browser loses old readings, never slows the hub.
@@ -30,7 +34,7 @@ def _message(event: Event) -> dict[str, Any] | None:
 async def stream(request: web.Request) -> web.WebSocketResponse:
     """Send ``{"type": "reading"|"link", "data": ...}`` messages; ``?battery=ID`` filters."""
     hub = app_module.get_hub(request)
-    wanted = set(filter(None, request.query.get("battery", "").split(",")))
+    wanted = await _visible(request, set(filter(None, request[QUERY].get("battery", "").split(","))))
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
@@ -38,7 +42,7 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
 
     def forward(event: Event) -> None:
         message = _message(event)
-        if message is None or (wanted and message["data"].get("battery_id") not in wanted):
+        if message is None or (wanted is not None and message["data"].get("battery_id") not in wanted):
             return
         if outbox.full():
             outbox.get_nowait()
@@ -57,6 +61,15 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
         with contextlib.suppress(asyncio.CancelledError):
             await sender
     return ws
+
+
+async def _visible(request: web.Request, asked: set[str]) -> set[str] | None:
+    """The batteries whose events this client gets (None = all): those asked, within the caller's tenant."""
+    if principal_of(request).system_admin:
+        return asked or None
+    # Batteries run hub-wide; a tenant's user hears only those recorded in the tenant.
+    mine = {record.id for record in await store_for(request).batteries()}
+    return asked & mine if asked else mine
 
 
 async def _send_loop(ws: web.WebSocketResponse, outbox: asyncio.Queue[dict[str, Any]]) -> None:
@@ -79,4 +92,17 @@ def setup(app: web.Application) -> None:
     """Add the stream route and close open streams at shutdown."""
     app[SOCKETS] = set()
     app.on_shutdown.append(_close_sockets)
-    app.router.add_get("/api/v1/stream", stream)
+    add_endpoints(
+        app,
+        Endpoint(
+            "GET",
+            "/api/v1/stream",
+            stream,
+            "WebSocket of new readings and link changes ({type: reading|link, data})",
+            "battery.read",
+            ("bms",),
+            query={vol.Optional("battery", description="comma-separated battery ids"): str},
+            errors=(400,),  # a plain GET without the WebSocket upgrade
+            raw=True,
+        ),
+    )

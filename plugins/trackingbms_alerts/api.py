@@ -7,26 +7,37 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
+from hub.auth.policy import require_battery
+from hub.auth.principal import principal_of
+from hub.auth.scope import store_for
 from hub.storage.records import ALERT_STATES, SEVERITIES, AlertRecord
 from hub.web import app as app_module
+from hub.web.api import BODY, QUERY, Endpoint, add_endpoints
 from hub.web.api_control import audit
-from hub.web.envelope import ApiError, envelope, json_body
-from hub.web.params import int_param, time_param
+from hub.web.envelope import ApiError, envelope
+from hub.web.params import iso_time, page_query, pagination
+from hub.web.schemas import ANY, N_NUM, N_STR, OBJECT, STR, TIME, array, nullable, obj
 from trackingbms_alerts.engine import AlreadyAcknowledgedError
 from trackingbms_alerts.payload import alert_payload
 from trackingbms_alerts.service import AlertsDisabledError, AlertService, service_of
 
-ACTOR = "anonymous"  # until accounts exist (the accounts issue), like every audited write
 MAX_COMMENT = 2000
 
 
-def _comment(value: Any) -> str | None:
-    if value is not None and (not isinstance(value, str) or len(value) > MAX_COMMENT):
-        raise vol.Invalid(f"expected text of at most {MAX_COMMENT} characters, or null")
-    return value
-
-
-ACK_SCHEMA = vol.Schema({vol.Optional("comment", default=None): _comment})
+_COMMENT = vol.Any(
+    None, vol.All(str, vol.Length(max=MAX_COMMENT)), msg=f"expected text of at most {MAX_COMMENT} characters, or null"
+)
+# No body at all acknowledges without a comment.
+ACK_SCHEMA = vol.Schema(vol.Any(None, {vol.Optional("comment", default=None): _COMMENT}))
+LIST_QUERY = {
+    **page_query(),
+    vol.Optional("battery_id"): str,
+    vol.Optional("state"): vol.In([*ALERT_STATES, "open"]),
+    vol.Optional("severity"): vol.In(list(SEVERITIES)),
+    vol.Optional("rule_id"): str,
+    vol.Optional("from"): iso_time,
+    vol.Optional("to"): iso_time,
+}
 
 
 def service(request: web.Request) -> AlertService:
@@ -40,32 +51,22 @@ def alert_view(svc: AlertService, record: AlertRecord) -> dict[str, Any]:
     return {**alert_payload(current, svc.hub.store.tenant_id), "details": current.details}
 
 
-def _choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str | None:
-    raw = request.query.get(name)
-    if not raw:
-        return None
-    if raw not in choices:
-        raise ApiError(422, f"{name} must be one of {', '.join(choices)}", {name: raw})
-    return raw
-
-
 async def list_alerts(request: web.Request) -> web.Response:
     """Alerts, newest raised first, filtered and paginated."""
     svc = service(request)
-    page = int_param(request, "page", 1, 1, 1_000_000)
-    per_page = int_param(request, "per_page", 100, 1, 1000)
-    records, total = await svc.hub.store.alerts(
-        battery_id=request.query.get("battery_id") or None,
-        state=_choice(request, "state", (*ALERT_STATES, "open")),
-        severity=_choice(request, "severity", SEVERITIES),
-        rule_id=request.query.get("rule_id") or None,
-        start=time_param(request, "from"),
-        end=time_param(request, "to"),
+    query = request[QUERY]
+    page, per_page = query["page"], query["per_page"]
+    records, total = await store_for(request).alerts(
+        battery_id=query.get("battery_id"),
+        state=query.get("state"),
+        severity=query.get("severity"),
+        rule_id=query.get("rule_id"),
+        start=query.get("from"),
+        end=query.get("to"),
         limit=per_page,
         offset=(page - 1) * per_page,
     )
-    pages = (total + per_page - 1) // per_page
-    meta = {"pagination": {"page": page, "per_page": per_page, "total": total, "pages": pages}}
+    meta = {"pagination": pagination(page, per_page, total)}
     return envelope(request, [alert_view(svc, r) for r in records], meta=meta)
 
 
@@ -73,25 +74,15 @@ async def get_alert(request: web.Request) -> web.Response:
     """One alert with its history, oldest step first."""
     svc = service(request)
     alert_id = request.match_info["id"]
-    record = await svc.hub.store.get_alert(alert_id)
-    if record is None and svc.engine is not None:
+    store = store_for(request)
+    record = await store.get_alert(alert_id)
+    if record is None and svc.engine is not None and store.tenant_id == svc.hub.store.tenant_id:
         record = svc.engine.find(alert_id)  # raised a moment ago, not stored yet
     if record is None:
         raise ApiError(404, f"unknown alert {alert_id!r}")
-    history = [e.to_dict() for e in await svc.hub.store.alert_events(alert_id)]
+    await require_battery(request, "alert.read", record.battery_id)
+    history = [e.to_dict() for e in await store.alert_events(alert_id)]
     return envelope(request, {**alert_view(svc, record), "history": history})
-
-
-async def _ack_body(request: web.Request) -> dict[str, Any]:
-    body = await json_body(request) if request.can_read_body else {}
-    try:
-        result: dict[str, Any] = ACK_SCHEMA(body if body is not None else {})
-    except vol.Invalid as err:
-        path = ".".join(str(p) for p in err.path) or "body"
-        raise ApiError(
-            422, f"invalid acknowledgement: {path}: {err.error_message}", [{"path": path, "message": err.error_message}]
-        ) from err
-    return result
 
 
 async def acknowledge(request: web.Request) -> web.Response:
@@ -99,10 +90,11 @@ async def acknowledge(request: web.Request) -> web.Response:
     svc = service(request)
     hub = svc.hub
     alert_id = request.match_info["id"]
-    body = await _ack_body(request)
+    body = request[BODY] or {"comment": None}
+    await _require_alert(request, svc, alert_id)
     asked = {"comment": body["comment"]}
     try:
-        outcome = await svc.acknowledge(alert_id, ACTOR, body["comment"])
+        outcome = await svc.acknowledge(alert_id, principal_of(request).username, body["comment"])
     except AlreadyAcknowledgedError as err:
         await audit(hub, request, "alerts.acknowledge", alert_id, "rejected", asked=asked, error="already acknowledged")
         raise ApiError(409, f"alert {alert_id!r} is already acknowledged") from err
@@ -121,8 +113,78 @@ async def acknowledge(request: web.Request) -> web.Response:
     return envelope(request, alert_view(svc, record), message="acknowledged", meta={"stored": saved})
 
 
+async def _require_alert(request: web.Request, svc: AlertService, alert_id: str) -> None:
+    """404 for an alert outside the caller's tenant, 403 when its battery is not the caller's to acknowledge."""
+    store = store_for(request)
+    record = await store.get_alert(alert_id)
+    if record is None and svc.engine is not None and store.tenant_id == svc.hub.store.tenant_id:
+        record = svc.engine.find(alert_id)
+    if record is None:
+        raise ApiError(404, f"unknown alert {alert_id!r}")
+    await require_battery(request, "alert.acknowledge", record.battery_id)
+
+
+ALERT = obj(
+    id=STR,
+    tenant_id=STR,
+    rule_id=STR,
+    rule_name=STR,
+    kind=STR,
+    battery_id=STR,
+    battery_name=STR,
+    site_id=N_STR,
+    client_path=array(STR),
+    severity=STR,
+    state=STR,
+    metric=N_STR,
+    value=N_NUM,
+    threshold=N_NUM,
+    unit=N_STR,
+    message=OBJECT,
+    raised_at=nullable(TIME),
+    acknowledged_at=nullable(TIME),
+    acknowledged_by=N_STR,
+    comment=N_STR,
+    cleared_at=nullable(TIME),
+    details=ANY,
+)
+ALERT_DETAIL = {**ALERT, "properties": {**ALERT["properties"], "history": array(OBJECT)}}
+TAGS = ("alerts",)
+ENDPOINTS = (
+    Endpoint(
+        "GET",
+        "/api/v1/alerts",
+        list_alerts,
+        "Alerts, newest first",
+        "alert.read",
+        TAGS,
+        query=LIST_QUERY,
+        data=array(ALERT),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/alerts/{id}",
+        get_alert,
+        "An alert with its history",
+        "alert.read",
+        TAGS,
+        data=ALERT_DETAIL,
+        errors=(404,),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/alerts/{id}/acknowledge",
+        acknowledge,
+        "Acknowledge an open alert (audited)",
+        "alert.acknowledge",
+        TAGS,
+        body=ACK_SCHEMA,
+        data=ALERT,
+        errors=(404, 409, 503),
+    ),
+)
+
+
 def setup(app: web.Application) -> None:
     """Add the alert routes (after the rule routes: ``/alerts/rules`` must not match ``/alerts/{id}``)."""
-    app.router.add_get("/api/v1/alerts", list_alerts)
-    app.router.add_get("/api/v1/alerts/{id}", get_alert)
-    app.router.add_post("/api/v1/alerts/{id}/acknowledge", acknowledge)
+    add_endpoints(app, *ENDPOINTS)

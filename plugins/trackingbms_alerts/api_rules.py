@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import voluptuous as vol
 from aiohttp import web
 
+from hub.auth.principal import principal_of
+from hub.auth.scope import store_for
 from hub.storage.base import StorageError
+from hub.web.api import BODY, QUERY, Endpoint, add_endpoints
 from hub.web.api_control import audit
-from hub.web.envelope import ApiError, envelope, json_body
-from hub.web.params import int_param
+from hub.web.envelope import ApiError, envelope
+from hub.web.params import int_range
+from hub.web.schemas import BOOL, N_INT, N_STR, OBJECT, STR, array, obj
 from trackingbms_alerts.api import service
 from trackingbms_alerts.catalog import RuleExistsError, RuleNotFoundError, RuleReadOnlyError
 from trackingbms_alerts.rules import Rule, RuleError, build
@@ -17,6 +22,15 @@ from trackingbms_alerts.service import AlertService
 from trackingbms_alerts.tester import dry_run, lookback
 
 MAX_LOOKBACK = 7 * 86400
+# The rule itself is checked by the rule builder (same checks as the rule files), field by field.
+RULE_BODY = vol.Schema({vol.Required("id"): str, vol.Required("kind"): str}, extra=vol.ALLOW_EXTRA)
+TEST_BODY = vol.Schema({vol.Optional("id"): str, vol.Required("kind"): str}, extra=vol.ALLOW_EXTRA)
+DRY_RUN_QUERY = {
+    vol.Optional("battery_id"): str,
+    vol.Optional("lookback", description="seconds of history to replay (default: what the rule needs)"): int_range(
+        0, MAX_LOOKBACK
+    ),
+}
 
 
 def rule_view(rule: Rule) -> dict[str, Any]:
@@ -24,34 +38,53 @@ def rule_view(rule: Rule) -> dict[str, Any]:
     return {**rule.to_dict(), "writable": rule.writable}
 
 
-def _rule(svc: AlertService, rule_id: str) -> Rule:
-    rule = svc.catalog.get(rule_id)
+def _rules_are_theirs(request: web.Request, svc: AlertService) -> bool:
+    """The rule catalog belongs to the tenant the alert engine runs for (the hub's store): another
+    tenant's users must neither see nor change it (its ids, scopes and levels are that tenant's)."""
+    return store_for(request).tenant_id == svc.hub.store.tenant_id
+
+
+def _rule(request: web.Request, svc: AlertService, rule_id: str) -> Rule:
+    rule = svc.catalog.get(rule_id) if _rules_are_theirs(request, svc) else None
     if rule is None:
         raise ApiError(404, f"unknown rule {rule_id!r}")
     return rule
 
 
+def _require_catalog(request: web.Request, svc: AlertService, rule_id: str) -> None:
+    """404 for a rule write from another tenant (never reveal that the rule exists)."""
+    if not _rules_are_theirs(request, svc):
+        raise ApiError(404, f"unknown rule {rule_id!r}")
+
+
+def body_errors(err: RuleError) -> list[dict[str, Any]]:
+    """The rule builder's field errors with paths in the request body, like the validation middleware's."""
+    return [{**item, "path": f"body.{item['path']}" if item.get("path") else "body"} for item in err.to_list()]
+
+
 def _invalid(err: RuleError) -> ApiError:
-    return ApiError(422, f"invalid rule; nothing was changed: {err}", err.to_list())
+    return ApiError(422, f"invalid rule; nothing was changed: {err}", body_errors(err))
 
 
 async def list_rules(request: web.Request) -> web.Response:
     """Every rule, file rules first; ``meta.issues`` lists rules that could not be loaded."""
     svc = service(request)
-    data = [rule_view(r) for r in svc.catalog.all()]
+    data = [rule_view(r) for r in svc.catalog.all()] if _rules_are_theirs(request, svc) else []
     return envelope(request, data, meta={"count": len(data), "issues": svc.catalog.issues})
 
 
 async def get_rule(request: web.Request) -> web.Response:
     """One rule."""
-    return envelope(request, rule_view(_rule(service(request), request.match_info["id"])))
+    return envelope(request, rule_view(_rule(request, service(request), request.match_info["id"])))
 
 
 async def create_rule(request: web.Request) -> web.Response:
     """Create an API rule (validated like the rule files); audited."""
     svc = service(request)
-    body = await json_body(request)
+    body = request[BODY]
     target = str(body.get("id")) if isinstance(body, dict) else "?"
+    if not _rules_are_theirs(request, svc):
+        raise ApiError(403, "alert rules are kept for the hub's own tenant only")
     try:
         rule = await svc.catalog.create(svc.hub.store, body)
     except RuleError as err:
@@ -71,7 +104,8 @@ async def update_rule(request: web.Request) -> web.Response:
     """Replace an API rule; 409 for a rule from a file."""
     svc = service(request)
     rule_id = request.match_info["id"]
-    body = await json_body(request)
+    body = request[BODY]
+    _require_catalog(request, svc, rule_id)
     try:
         rule = await svc.catalog.update(svc.hub.store, rule_id, body)
     except RuleNotFoundError as err:
@@ -92,6 +126,7 @@ async def delete_rule(request: web.Request) -> web.Response:
     """Delete an API rule; its open alerts are cleared."""
     svc = service(request)
     rule_id = request.match_info["id"]
+    _require_catalog(request, svc, rule_id)
     try:
         await svc.catalog.delete(svc.hub.store, rule_id)
     except RuleNotFoundError as err:
@@ -106,10 +141,14 @@ async def delete_rule(request: web.Request) -> web.Response:
 
 
 async def _dry_run(request: web.Request, svc: AlertService, rule: Rule) -> web.Response:
-    battery_id = request.query.get("battery_id") or None
-    seconds = int_param(request, "lookback", 0, 0, MAX_LOOKBACK) or None
+    battery_id = request[QUERY].get("battery_id")
+    seconds = request[QUERY].get("lookback") or None
     span = float(seconds) if seconds is not None else lookback(rule, svc.settings.test_lookback)
     results = await dry_run(svc, rule, battery_id, span)
+    if not principal_of(request).system_admin:
+        # Rules see every battery of the hub; a tenant's admin sees results for the tenant's only.
+        mine = {record.id for record in await store_for(request).batteries()}
+        results = [r for r in results if r.get("battery_id") in mine]
     if battery_id is not None and not results:
         raise ApiError(404, f"unknown battery {battery_id!r}")
     firing = sum(1 for r in results if r["would_fire"])
@@ -120,25 +159,79 @@ async def _dry_run(request: web.Request, svc: AlertService, rule: Rule) -> web.R
 async def test_stored_rule(request: web.Request) -> web.Response:
     """What a known rule would do now on each battery."""
     svc = service(request)
-    return await _dry_run(request, svc, _rule(svc, request.match_info["id"]))
+    return await _dry_run(request, svc, _rule(request, svc, request.match_info["id"]))
 
 
 async def test_new_rule(request: web.Request) -> web.Response:
     """What a rule given in the body would do now on each battery."""
     svc = service(request)
     try:
-        rule = build(await json_body(request), "test")
+        rule = build(request[BODY], "test")
     except RuleError as err:
-        raise ApiError(422, f"invalid rule: {err}", err.to_list()) from err
+        raise ApiError(422, f"invalid rule: {err}", body_errors(err)) from err
     return await _dry_run(request, svc, rule)
+
+
+RULE = obj(("id", "kind", "source", "writable"), id=STR, kind=STR, source=STR, file=N_STR, line=N_INT, writable=BOOL)
+DRY_RUN = array(obj(("battery_id", "would_fire"), battery_id=STR, would_fire=BOOL, alerts=array(OBJECT)))
+TAGS = ("rules",)
+ROUTE = "/api/v1/alerts/rules"
+ONE = ROUTE + "/{id}"
+ENDPOINTS = (
+    Endpoint("GET", ROUTE, list_rules, "Every rule, file rules first", "alert.read", TAGS, data=array(RULE)),
+    Endpoint(
+        "POST",
+        ROUTE,
+        create_rule,
+        "Create an API rule (audited)",
+        "rule.manage",
+        TAGS,
+        body=RULE_BODY,
+        data=RULE,
+        status=201,
+        errors=(409, 503),
+    ),
+    Endpoint(
+        "POST",
+        ROUTE + "/test",
+        test_new_rule,
+        "Dry run of a rule given in the body",
+        "rule.manage",
+        TAGS,
+        query=DRY_RUN_QUERY,
+        body=TEST_BODY,
+        data=DRY_RUN,
+        errors=(404,),
+    ),
+    Endpoint("GET", ONE, get_rule, "One rule", "alert.read", TAGS, data=RULE, errors=(404,)),
+    Endpoint(
+        "PUT",
+        ONE,
+        update_rule,
+        "Replace an API rule",
+        "rule.manage",
+        TAGS,
+        body=RULE_BODY,
+        data=RULE,
+        errors=(404, 409, 503),
+    ),
+    Endpoint(
+        "DELETE", ONE, delete_rule, "Delete an API rule", "rule.manage", TAGS, data=obj(id=STR), errors=(404, 409, 503)
+    ),
+    Endpoint(
+        "POST",
+        ONE + "/test",
+        test_stored_rule,
+        "Dry run of a known rule",
+        "rule.manage",
+        TAGS,
+        query=DRY_RUN_QUERY,
+        data=DRY_RUN,
+        errors=(404,),
+    ),
+)
 
 
 def setup(app: web.Application) -> None:
     """Add the rule routes (before ``/api/v1/alerts/{id}``)."""
-    app.router.add_get("/api/v1/alerts/rules", list_rules)
-    app.router.add_post("/api/v1/alerts/rules", create_rule)
-    app.router.add_post("/api/v1/alerts/rules/test", test_new_rule)
-    app.router.add_get("/api/v1/alerts/rules/{id}", get_rule)
-    app.router.add_put("/api/v1/alerts/rules/{id}", update_rule)
-    app.router.add_delete("/api/v1/alerts/rules/{id}", delete_rule)
-    app.router.add_post("/api/v1/alerts/rules/{id}/test", test_stored_rule)
+    add_endpoints(app, *ENDPOINTS)

@@ -6,8 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hub.auth.policy import require_battery
 from hub.hookspecs import hookimpl
 from hub.specs import Processor, ProcessorSpec, Registry
+from hub.web.api import Endpoint, add_endpoints
 from hub.web.envelope import ApiError, envelope
 from trackingbms_energy import steps
 from trackingbms_energy.board import AnalyticsBoard
@@ -87,7 +89,9 @@ def register_routes(app: web.Application, hub: Hub) -> None:
     """GET /api/v1/bms/analytics/{id}: the latest analytics of a battery."""
 
     async def analytics(request: web.Request) -> web.Response:
+        """The latest analytics of a battery; ``meta.problems`` lists what could not be computed."""
         battery_id = request.match_info["id"]
+        await require_battery(request, "battery.read", battery_id)
         if hub.batteries is None or battery_id not in hub.batteries.coordinators:
             raise ApiError(404, f"unknown battery {battery_id!r}")
         board = board_of(hub)
@@ -97,4 +101,16 @@ def register_routes(app: web.Application, hub: Hub) -> None:
         problems = {k: v for k, v in board.problems.items() if k.endswith(f"/{battery_id}")}
         return envelope(request, payload, meta={"problems": problems})
 
-    app.router.add_get(ROUTE, analytics)
+    add_endpoints(
+        app,
+        Endpoint(
+            "GET",
+            ROUTE,
+            analytics,
+            "kWh counters, coulomb-counted SOC, cycles and SOH estimate",
+            "battery.read",
+            ("bms",),
+            data={"type": "object"},
+            errors=(404,),
+        ),
+    )

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "hub"]
+ADMIN_PASSWORD = "cli-test-admin-password"
 
 
 def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -85,8 +87,20 @@ def test_plugins_lists_builtins() -> None:
     result = run_cli("plugins", "--json")
     assert result.returncode == 0
     states = {p["name"]: p["state"] for p in json.loads(result.stdout)}
-    builtins = ("alerts", "daly", "derive", "energy", "foxbms", "greenbms", "modbus", "mqtt", "notify", "replay")
-    assert states == dict.fromkeys((*builtins, "thingset", "webui"), "loaded")
+    builtins = (
+        "accounts",
+        "alerts",
+        "clients",
+        "daly",
+        "derive",
+        "energy",
+        "foxbms",
+        "greenbms",
+        "modbus",
+        "mqtt",
+        "notify",
+    )
+    assert states == dict.fromkeys((*builtins, "replay", "thingset", "webui"), "loaded")
 
 
 def test_check_config(tmp_path: Path) -> None:
@@ -103,7 +117,8 @@ def test_check_config(tmp_path: Path) -> None:
 def test_run_serves_a_reading_within_10_s_and_stops_on_sigterm(tmp_path: Path) -> None:
     """`make run` in short: the default config, simulated batteries, live API."""
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The default config requires login; the first start creates `admin` with this password.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRACKINGBMS_ADMIN_PASSWORD": ADMIN_PASSWORD}
     process = subprocess.Popen(
         [*CLI, "run", "--data-dir", str(tmp_path / "data"), "--http-port", str(port)],
         cwd=ROOT,
@@ -117,23 +132,44 @@ def test_run_serves_a_reading_within_10_s_and_stops_on_sigterm(tmp_path: Path) -
     started = time.monotonic()
     assert "starting" in first_line
 
+    token: list[str] = []
+
     def reading() -> bool:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/bms/data/garage", timeout=2) as answer:
+            if not token:
+                token.append(_login(port))
+            data = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/v1/bms/data/garage", headers={"Authorization": f"Bearer {token[0]}"}
+            )
+            with urllib.request.urlopen(data, timeout=2) as answer:
                 return bool(json.load(answer)["data"]["cells"])
         except OSError:
             return False
 
     assert wait_until(reading, 10.0), "no reading within 10 s of the first log line"
     assert time.monotonic() - started < 10.0
+    # Without a token the API refuses.
+    with pytest.raises(urllib.error.HTTPError) as anonymous:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/bms/data/garage", timeout=10)
+    assert anonymous.value.code == 401
     # The default config keeps control writes off: the hub refuses, and says why.
-    refused = run_cli("configure", "garage", "charge_mos", "off", "--url", f"http://127.0.0.1:{port}")
+    url = f"http://127.0.0.1:{port}"
+    refused = run_cli("configure", "garage", "charge_mos", "off", "--url", url, "--token", token[0])
     assert refused.returncode == 1
     assert refused.stderr.startswith("403: control writes are disabled for garage")
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 0
     assert "TrackingBMS stopped" in output
+
+
+def _login(port: int) -> str:
+    body = json.dumps({"username": "admin", "password": ADMIN_PASSWORD}).encode()
+    login = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/auth/login", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(login, timeout=10) as answer:
+        return str(json.load(answer)["data"]["access_token"])
 
 
 def test_scan_finds_a_d2_board_after_trying_a5(tmp_path: Path) -> None:

@@ -131,6 +131,22 @@ async def test_raising_step_is_skipped_and_marked_degraded(
     assert registry.get("processor.last").health == Health.OK  # type: ignore[union-attr]
 
 
+async def test_a_degraded_step_is_ok_again_once_it_succeeds(
+    pipeline: Pipeline, specs: Specs, registry: ServiceRegistry
+) -> None:
+    def fussy(reading: Reading) -> Reading:
+        if reading.soc is None:
+            raise ValueError("no soc")
+        return reading
+
+    specs.add("fussy", 100, fussy)
+    pipeline.build(specs.registry, {})
+    await pipeline.run(Reading("pack"))
+    assert registry.get("processor.fussy").health == Health.DEGRADED  # type: ignore[union-attr]
+    assert await pipeline.run(Reading("pack", soc=50.0)) is not None
+    assert registry.get("processor.fussy").health == Health.OK  # type: ignore[union-attr]
+
+
 async def test_processor_that_cannot_be_built_is_failed_and_left_out(
     pipeline: Pipeline, specs: Specs, registry: ServiceRegistry
 ) -> None:

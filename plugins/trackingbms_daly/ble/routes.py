@@ -9,8 +9,10 @@ from aiohttp import web
 
 from hub.specs import LinkError
 from hub.web import app as app_module
+from hub.web.api import BODY, QUERY, Endpoint, add_endpoints, describe
 from hub.web.api_control import update_batteries
-from hub.web.envelope import ApiError, envelope, json_body
+from hub.web.envelope import ApiError, envelope
+from hub.web.schemas import BATTERY_ENTRY, N_STR, STR, array, obj
 from trackingbms_daly.ble.backend import backend_named
 from trackingbms_daly.ble.registration import NAME, ble_address
 from trackingbms_daly.ble.scan import scan
@@ -22,6 +24,12 @@ __all__ = ["PAIR_SCHEMA", "register"]
 
 PLUGIN = "daly"  # the plugin's entry-point name, so its config section is ``daly:``
 MAX_SCAN_TIMEOUT = 30.0
+describe(ble_address, {"type": "string", "description": "a Bluetooth MAC (AA:BB:CC:DD:EE:FF) or a device UUID"})
+SCAN_QUERY = {
+    vol.Optional("timeout", description="seconds to scan (default: daly.ble_scan_timeout)"): vol.All(
+        vol.Coerce(float), vol.Range(min=0.5, max=MAX_SCAN_TIMEOUT)
+    )
+}
 PAIR_SCHEMA = vol.Schema(
     {
         vol.Required("address"): ble_address,
@@ -40,19 +48,6 @@ def _settings(hub: Hub) -> dict[str, Any]:
     }
 
 
-def _scan_timeout(request: web.Request, default: float) -> float:
-    text = request.query.get("timeout")
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError as err:
-        raise ApiError(400, f"timeout must be a number of seconds, not {text!r}") from err
-    if not 0.5 <= value <= MAX_SCAN_TIMEOUT:
-        raise ApiError(400, f"timeout must be between 0.5 and {MAX_SCAN_TIMEOUT:g} seconds")
-    return value
-
-
 def _paired(hub: Hub) -> dict[str, str]:
     """Address -> battery id of the daly_ble batteries in the config."""
     entries = hub.config.section_as_written("batteries") or []
@@ -67,7 +62,7 @@ async def transmitters(request: web.Request) -> web.Response:
     """Scan for Daly BLE modules; each record says which battery, if any, it is paired to."""
     hub = app_module.get_hub(request)
     settings = _settings(hub)
-    timeout = _scan_timeout(request, settings["ble_scan_timeout"])
+    timeout = float(request[QUERY].get("timeout", settings["ble_scan_timeout"]))
     try:
         records = await scan(backend_named(settings["ble_backend"]).scanner, timeout)
     except LinkError as err:
@@ -78,12 +73,7 @@ async def transmitters(request: web.Request) -> web.Response:
     return envelope(request, found, meta=meta)
 
 
-def _pair_entry(body: Any, backend: str) -> dict[str, Any]:
-    try:
-        asked = PAIR_SCHEMA(body)
-    except vol.Invalid as err:
-        path = ".".join(str(p) for p in err.path) or "body"
-        raise ApiError(422, f"invalid pairing request: {path}: {err.error_message}") from err
+def _pair_entry(asked: dict[str, Any], backend: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": asked["id"], "driver": NAME, "address": asked["address"]}
     for key in ("name", "protocol"):
         if key in asked:
@@ -96,7 +86,7 @@ def _pair_entry(body: Any, backend: str) -> dict[str, Any]:
 async def pair(request: web.Request) -> web.Response:
     """Add a daly_ble battery for a transmitter, saved in the config file like POST /bms/connect (audited)."""
     hub = app_module.get_hub(request)
-    entry = _pair_entry(await json_body(request), _settings(hub)["ble_backend"])
+    entry = _pair_entry(request[BODY], _settings(hub)["ble_backend"])
     entries = list(hub.config.section_as_written("batteries") or [])
     if any(e.get("id") == entry["id"] for e in entries):
         raise ApiError(409, f"battery {entry['id']!r} already exists")
@@ -107,7 +97,34 @@ async def pair(request: web.Request) -> web.Response:
     return envelope(request, saved, status=201, message="paired")
 
 
+TRANSMITTER = obj(("address",), address=STR, name=N_STR, paired_as=N_STR)
+
+
 def register(app: web.Application) -> None:
     """Add the two routes."""
-    app.router.add_get("/api/v1/bms/transmitters", transmitters)
-    app.router.add_post("/api/v1/bms/transmitter/pair", pair)
+    add_endpoints(
+        app,
+        Endpoint(
+            "GET",
+            "/api/v1/bms/transmitters",
+            transmitters,
+            "Scan for Daly BLE modules",
+            "battery.manage",
+            ("bms",),
+            query=SCAN_QUERY,
+            data=array(TRANSMITTER),
+            errors=(503,),
+        ),
+        Endpoint(
+            "POST",
+            "/api/v1/bms/transmitter/pair",
+            pair,
+            "Add a daly_ble battery for a transmitter (saved in the config file, audited)",
+            "battery.manage",
+            ("bms",),
+            body=PAIR_SCHEMA,
+            data=BATTERY_ENTRY,
+            status=201,
+            errors=(409,),
+        ),
+    )

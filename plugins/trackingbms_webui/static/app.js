@@ -4,6 +4,8 @@
 // them from the HTTP API, then keeps them current from the WebSocket stream. It uses no
 // framework: each render function updates a few elements of one card in place.
 
+import { authFetch, logout } from "/static/session.js";
+
 const API = "/api/v1";
 const UPLOT_URL = "/vendor/uplot/uPlot.esm.js";
 const DASH = "—"; // shown for every absent (null) value: never a fake 0
@@ -506,7 +508,7 @@ function scheduleChartRedraw(entry) {
 /** GET an API URL and return the envelope's data; null for 404 (e.g. no reading yet). */
 async function getData(url) {
   const sentAt = Date.now();
-  const response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
+  const response = await authFetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
   if (response.status === 404) return null;
   const envelope = await response.json();
   if (!response.ok || envelope.status !== "success") {
@@ -565,7 +567,9 @@ function connectStream() {
   page.socket = socket;
   setLive(page.hasConnected ? "reconnecting" : "connecting");
 
+  let opened = false;
   socket.addEventListener("open", () => {
+    opened = true;
     page.reconnectAttempts = 0;
     setLive("live");
     // Readings sent while the socket was down are lost: fetch what was missed.
@@ -575,7 +579,10 @@ function connectStream() {
   socket.addEventListener("message", (event) => handleMessage(event.data));
   // "error" is always followed by "close", so reconnecting is handled there only.
   socket.addEventListener("close", () => {
-    if (page.socket === socket) scheduleReconnect();
+    if (page.socket !== socket) return;
+    // Refused before it opened: maybe the session ended. An API call renews it or goes to the login page.
+    if (!opened) getData(`${API}/bms`).catch(reportError);
+    scheduleReconnect();
   });
 }
 
@@ -612,6 +619,7 @@ function start() {
   loadUPlot();
   refreshAll().catch(reportError);
   connectStream();
+  document.querySelector('[data-action="logout"]')?.addEventListener("click", logout);
   setInterval(tickAges, 1000);
   matchMedia("(prefers-color-scheme: dark)").addEventListener("change", rebuildCharts);
 }

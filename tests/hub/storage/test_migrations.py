@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,10 +123,11 @@ async def test_upgrade_from_every_earlier_version_keeps_the_data(tmp_path: Path,
 async def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path) -> None:
     path = tmp_path / "broken.db"
     old_database(path, LATEST - 1)
-    with sqlite3.connect(path) as db:  # a table the next migration creates already exists: it fails
+    with sqlite3.connect(path) as db:  # a table or index the next migration creates already exists: it fails
         last_sql = migrations()[-1][2]
-        first_table = last_sql.split("CREATE TABLE ", 1)[1].split(" ", 1)[0]
-        db.execute(f"CREATE TABLE {first_table} (x INTEGER)")
+        first_name = re.search(r"CREATE (?:TABLE|INDEX) (\w+)", last_sql)
+        assert first_name is not None, "the newest migration creates no table or index to collide with"
+        db.execute(f"CREATE TABLE {first_name[1]} (x INTEGER)")
     storage = SQLiteStorage(path)
     with pytest.raises(sqlite3.Error):
         await storage.open()

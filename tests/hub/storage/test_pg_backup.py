@@ -23,6 +23,7 @@ from hub.storage.pg_backup import connect, create_pg_backup
 from hub.storage.pg_copy import drop_tables
 from hub.storage.pg_dumpfile import MANIFEST, SUFFIX, CopyCounter, Manifest
 from hub.storage.pg_restore import PgRestorePlan, restore_pg_backup
+from hub.storage.pg_schema import migrations as pg_migrations
 from hub.storage.sqlite_backup import BackupCancelledError, BackupError
 from tests.hub.storage.backends import Location, drop_schema, observe, populate
 
@@ -66,7 +67,8 @@ def yes(_plan: PgRestorePlan) -> bool:
 async def test_backup_wipe_restore_gives_identical_results(pg_location: Location, tmp_path: Path, name: str) -> None:
     before = await populated(pg_location)
     info = await asyncio.to_thread(create_pg_backup, pg_location.settings, tmp_path / name)
-    assert info.snapshot.tables["readings"] == 240 + 6 + 90 + 10 and info.snapshot.schema_version == 5
+    assert info.snapshot.tables["readings"] == 240 + 6 + 90 + 10
+    assert info.snapshot.schema_version == pg_migrations()[-1][0]
     assert (await asyncio.to_thread((tmp_path / name).read_bytes)).startswith(b"\x1f\x8b") == name.endswith(".gz")
     await wipe(pg_location)
     plan = await asyncio.to_thread(restore_pg_backup, pg_location.settings, tmp_path / name, yes, tmp_path / "aside")
@@ -119,7 +121,7 @@ async def test_a_declined_restore_changes_nothing(pg_location: Location, tmp_pat
         return False
 
     assert await asyncio.to_thread(restore_pg_backup, pg_location.settings, tmp_path / "b.pgdump", no, tmp_path) is None
-    assert plans[0].current_version == 5 and plans[0].snapshot.tables["alerts"] == 2
+    assert plans[0].current_version == pg_migrations()[-1][0] and plans[0].snapshot.tables["alerts"] == 2
     assert await observed(pg_location) == changed
     left = await asyncio.to_thread(lambda: [path.name for path in tmp_path.iterdir()])
     assert not any("before-restore" in name for name in left)
@@ -199,7 +201,7 @@ async def test_damaged_or_foreign_backups_are_rejected(pg_location: Location, tm
         "flip": "is damaged: table readings",
         "cut": "not a valid backup|is damaged|cut short",
         "manifest": "is not a TrackingBMS PostgreSQL backup",
-        "newer": "schema version 99, newer than this hub's 5",
+        "newer": f"schema version 99, newer than this hub's {pg_migrations()[-1][0]}",
         "sqlite": "is not a valid backup",
         "empty": "is not a valid backup",
     }[damage]

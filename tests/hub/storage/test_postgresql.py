@@ -128,7 +128,7 @@ async def test_migrate_data_refuses_an_old_or_foreign_source(
     foreign = tmp_path / "foreign.db"
     sqlite3.connect(foreign).close()
     for path, message in (
-        (old, "is at schema 3, this hub's is 5: start this hub on it once"),
+        (old, f"is at schema 3, this hub's is {migrations()[-1][0]}: start this hub on it once"),
         (foreign, "is not a TrackingBMS database"),
         (tmp_path / "missing.db", "no SQLite database at"),
     ):

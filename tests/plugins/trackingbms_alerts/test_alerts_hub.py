@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 from trackingbms_alerts.lifecycle import DATA_ALERT_ACKNOWLEDGED, DATA_ALERT_CLEARED, DATA_ALERT_GENERATED
 
+from hub.auth.principal import local_admin
 from hub.bus import Event
 from hub.core import Hub
 from hub.registry import Health
@@ -85,7 +86,7 @@ async def test_raise_store_publish_acknowledge_restart_and_clear(
     assert status == 200 and body["message"] == "acknowledged" and body["meta"]["stored"] is True
     assert (body["data"]["state"], body["data"]["acknowledged_by"], body["data"]["comment"]) == (
         "acknowledged",
-        "anonymous",
+        local_admin().username,
         "on it",
     )
     acked = await wait_for(lambda: named(events, DATA_ALERT_ACKNOWLEDGED, "cell-test"))

@@ -90,7 +90,10 @@ async def test_asleep_then_wakes_up_without_restart(start_hub: HubFactory) -> No
     sim.faults.clear()
     await settle(hub, "b1", {LinkState.ONLINE})
     readings = await count_new(hub, "b1", before, 1)
-    assert all(consistent(r) for r in readings)
+    # Only the readings after the wake: a poll in flight when the test swapped the current profile
+    # can pair a pack voltage under load with cells at rest (the internal-resistance lift).
+    woken = readings[before:]
+    assert woken and all(consistent(r) for r in woken), [r.to_dict() for r in woken if not consistent(r)]
 
 
 async def test_silence_while_current_flows_is_offline_not_asleep(start_hub: HubFactory) -> None:

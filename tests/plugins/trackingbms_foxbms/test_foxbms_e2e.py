@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import textwrap
 
+import aiohttp
 import pytest
 
 from tests.helpers import HubFactory, wait_for
 
 BASE = """
     hub: {{data_dir: {data_dir}}}
-    http: {{enabled: false}}
+    http: {{port: 0}}
     logging: {{file: null}}
 """
 
@@ -46,3 +47,8 @@ async def test_a_foxbms_reading_reaches_storage_with_all_cells(start_hub: HubFac
     assert {a.code for a in reading.alarms} == {"bms_general_warning", "temperature_invalid"}
     history = await wait_for(lambda: hub.store.history("fox", None, None, 10), timeout=30)
     assert all(len(r.cells) == 18 for r in history)
+    # Per-string values have no reading field: the status endpoint shows them as driver details.
+    async with aiohttp.ClientSession() as http, http.get(f"{hub.http_url}/api/v1/bms/status/fox") as answer:
+        status = (await answer.json())["data"]
+    assert answer.status == 200 and list(status["details"]["strings"]) == ["0"]
+    assert status["details"]["strings"]["0"]["voltage"] == pytest.approx(reading.voltage, abs=1.0)

@@ -55,12 +55,12 @@ async def test_transmitters_are_listed_in_the_envelope(start_hub: HubFactory, ht
     assert body["meta"]["backend"] == "fake"
 
 
-async def test_a_bad_scan_timeout_is_a_400(start_hub: HubFactory, http: aiohttp.ClientSession) -> None:
+async def test_a_bad_scan_timeout_is_a_422(start_hub: HubFactory, http: aiohttp.ClientSession) -> None:
     hub = await start_hub(CONFIG)
     for value in ("soon", "0", "999"):
         status, body = await get(http, hub, f"/api/v1/bms/transmitters?timeout={value}")
-        assert status == 400, body
-        assert body["status"] == "error"
+        assert status == 422, body
+        assert body["status"] == "error" and body["data"][0]["path"] == "query.timeout"
 
 
 async def stored(hub: Hub, battery: str) -> list[Reading]:

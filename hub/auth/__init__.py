@@ -1,0 +1,1 @@
+"""Authentication and authorization: principals, the policy table, tenant scopes, the auth middleware."""
