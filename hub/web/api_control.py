@@ -168,7 +168,7 @@ async def disconnect(request: web.Request) -> web.Response:
     """Stop reading a battery and remove it from the config file (its history stays)."""
     hub = app_module.get_hub(request)
     battery_id = request.match_info["id"]
-    await require_battery(request, "battery.manage", battery_id)
+    await require_battery(request, "system.manage", battery_id)
     entries = list(hub.config.section_as_written("batteries") or [])
     remaining = [e for e in entries if e.get("id") != battery_id]
     if len(remaining) == len(entries):
@@ -206,7 +206,7 @@ ENDPOINTS = (
         "/api/v1/bms/connect",
         connect,
         "Add a battery (validated like the config file) and start reading it",
-        "battery.manage",
+        "system.manage",  # the config file's battery list is hub-wide hardware, not one tenant's
         BMS,
         body=CONNECT_SCHEMA,
         data=BATTERY_ENTRY,
@@ -218,7 +218,7 @@ ENDPOINTS = (
         "/api/v1/bms/disconnect/{id}",
         disconnect,
         "Stop reading a battery and remove it from the config file",
-        "battery.manage",
+        "system.manage",
         BMS,
         data=obj(id=STR),
         errors=(404,),

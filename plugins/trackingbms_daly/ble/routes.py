@@ -109,7 +109,7 @@ def register(app: web.Application) -> None:
             "/api/v1/bms/transmitters",
             transmitters,
             "Scan for Daly BLE modules",
-            "battery.manage",
+            "system.manage",  # the hub's radio and its battery list are hub-wide, not one tenant's
             ("bms",),
             query=SCAN_QUERY,
             data=array(TRANSMITTER),
@@ -120,7 +120,7 @@ def register(app: web.Application) -> None:
             "/api/v1/bms/transmitter/pair",
             pair,
             "Add a daly_ble battery for a transmitter (saved in the config file, audited)",
-            "battery.manage",
+            "system.manage",
             ("bms",),
             body=PAIR_SCHEMA,
             data=BATTERY_ENTRY,
