@@ -165,3 +165,23 @@ async def require_battery(request: web.Request, action: str, battery_id: str) ->
     scope = await store.battery_scope(battery_id)
     await require_node(request, action, NodePath(store.tenant_id, scope.client_path, scope.site_id))
     return store
+
+
+async def visible_batteries(request: web.Request, action: str = "battery.read") -> set[str] | None:
+    """The caller's tenant's batteries where ``action`` is allowed; None = every battery (a system
+    administrator). Listings filter with it so a client's user never sees another client's batteries."""
+    from hub.auth.scope import store_for  # scope imports the web app, which imports this module
+
+    principal = principal_of(request)
+    if principal.system_admin:
+        return None
+    store = store_for(request)
+    records = await store.batteries()
+    if allowed(principal, action, NodePath(store.tenant_id)):
+        return {record.id for record in records}  # granted on the tenant node: every battery below it
+    visible: set[str] = set()
+    for record in records:
+        scope = await store.battery_scope(record.id)
+        if allowed(principal, action, NodePath(store.tenant_id, scope.client_path, scope.site_id)):
+            visible.add(record.id)
+    return visible

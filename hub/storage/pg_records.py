@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +85,8 @@ def alert_filter(tenant_id: str, **criteria: Any) -> tuple[str, list[Any]]:
     for key in ("battery_id", "severity", "rule_id"):
         if criteria.get(key) is not None:
             add(f"{key} = ?", criteria[key])
+    if criteria.get("battery_ids") is not None:
+        add("battery_id = ANY(?)", sorted(criteria["battery_ids"]))
     state = criteria.get("state")
     if state == "open":
         where.append("state <> 'cleared'")
@@ -133,6 +135,7 @@ class PostgresRecords(AlertStore, OutboxStore, ScopeStore):
         self,
         *,
         battery_id: str | None = None,
+        battery_ids: Collection[str] | None = None,
         state: str | None = None,
         severity: str | None = None,
         rule_id: str | None = None,
@@ -142,7 +145,14 @@ class PostgresRecords(AlertStore, OutboxStore, ScopeStore):
         offset: int = 0,
     ) -> tuple[list[AlertRecord], int]:
         where, args = alert_filter(
-            self.tenant_id, battery_id=battery_id, state=state, severity=severity, rule_id=rule_id, start=start, end=end
+            self.tenant_id,
+            battery_id=battery_id,
+            battery_ids=battery_ids,
+            state=state,
+            severity=severity,
+            rule_id=rule_id,
+            start=start,
+            end=end,
         )
         total = await self.storage.fetchval("alert read", f"SELECT COUNT(*) FROM alerts WHERE {where}", *args)
         n = len(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -116,6 +117,7 @@ class AlertStore(abc.ABC):
         self,
         *,
         battery_id: str | None = None,
+        battery_ids: Collection[str] | None = None,
         state: str | None = None,
         severity: str | None = None,
         rule_id: str | None = None,
@@ -125,7 +127,8 @@ class AlertStore(abc.ABC):
         offset: int = 0,
     ) -> tuple[list[AlertRecord], int]:
         """Alerts, newest raised first, with the total count. ``state`` is one of ALERT_STATES or
-        "open" (not cleared); start/end bound ``raised_at``."""
+        "open" (not cleared); start/end bound ``raised_at``; ``battery_ids`` keeps only those
+        batteries' alerts (the ones a caller may see; empty = none)."""
 
     @abc.abstractmethod
     async def add_alert_event(self, alert_id: str, kind: str, details: dict[str, Any] | None = None) -> None:

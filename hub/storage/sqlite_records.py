@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +76,10 @@ def alert_filter(tenant_id: str, **criteria: Any) -> tuple[str, list[Any]]:
         if criteria.get(key) is not None:
             where.append(f"{key} = ?")
             args.append(criteria[key])
+    if criteria.get("battery_ids") is not None:
+        ids = sorted(criteria["battery_ids"])
+        where.append(f"battery_id IN ({', '.join('?' * len(ids))})" if ids else "0")
+        args.extend(ids)
     state = criteria.get("state")
     if state == "open":
         where.append("state != 'cleared'")
@@ -141,6 +145,7 @@ class SQLiteRecords(AlertStore, OutboxStore, ScopeStore):
         self,
         *,
         battery_id: str | None = None,
+        battery_ids: Collection[str] | None = None,
         state: str | None = None,
         severity: str | None = None,
         rule_id: str | None = None,
@@ -150,7 +155,14 @@ class SQLiteRecords(AlertStore, OutboxStore, ScopeStore):
         offset: int = 0,
     ) -> tuple[list[AlertRecord], int]:
         where, args = alert_filter(
-            self.tenant_id, battery_id=battery_id, state=state, severity=severity, rule_id=rule_id, start=start, end=end
+            self.tenant_id,
+            battery_id=battery_id,
+            battery_ids=battery_ids,
+            state=state,
+            severity=severity,
+            rule_id=rule_id,
+            start=start,
+            end=end,
         )
         db = self.storage.db
         async with db.execute(f"SELECT COUNT(*) FROM alerts WHERE {where}", args) as cur:

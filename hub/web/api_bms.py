@@ -7,9 +7,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 from aiohttp import web
 
-from hub.auth.policy import require_battery
-from hub.auth.principal import principal_of
-from hub.auth.scope import store_for
+from hub.auth.policy import require_battery, visible_batteries
 from hub.batteries import Coordinator, LinkState
 from hub.export import render_csv
 from hub.reading import Reading, utc_now
@@ -91,9 +89,9 @@ async def list_batteries(request: web.Request) -> web.Response:
     """Every configured battery with its driver and link state."""
     hub = app_module.get_hub(request)
     coordinators = list(hub.batteries.coordinators.values() if hub.batteries else [])
-    if not principal_of(request).system_admin:
-        # Batteries run hub-wide; a tenant's user sees only those recorded in the tenant.
-        mine = {record.id for record in await store_for(request).batteries()}
+    # Batteries run hub-wide; a user sees those of the tenant's nodes they may read.
+    mine = await visible_batteries(request, READ)
+    if mine is not None:
         coordinators = [c for c in coordinators if c.config.id in mine]
     data = [_battery_summary(c) for c in coordinators]
     return envelope(request, data, meta={"count": len(data)})

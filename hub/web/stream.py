@@ -11,8 +11,7 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from hub.auth.principal import principal_of
-from hub.auth.scope import store_for
+from hub.auth.policy import visible_batteries
 from hub.bus import DATA_BMS_LINK_CHANGED, DATA_BMS_NEW, Event
 from hub.web import app as app_module
 from hub.web.api import QUERY, Endpoint, add_endpoints
@@ -65,10 +64,10 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
 
 async def _visible(request: web.Request, asked: set[str]) -> set[str] | None:
     """The batteries whose events this client gets (None = all): those asked, within the caller's tenant."""
-    if principal_of(request).system_admin:
+    # Batteries run hub-wide; a user hears those of the tenant's nodes they may read.
+    mine = await visible_batteries(request, "battery.read")
+    if mine is None:
         return asked or None
-    # Batteries run hub-wide; a tenant's user hears only those recorded in the tenant.
-    mine = {record.id for record in await store_for(request).batteries()}
     return asked & mine if asked else mine
 
 

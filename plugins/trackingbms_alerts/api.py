@@ -7,7 +7,7 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
-from hub.auth.policy import require_battery
+from hub.auth.policy import require_battery, visible_batteries
 from hub.auth.principal import principal_of
 from hub.auth.scope import store_for
 from hub.storage.records import ALERT_STATES, SEVERITIES, AlertRecord
@@ -58,6 +58,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     page, per_page = query["page"], query["per_page"]
     records, total = await store_for(request).alerts(
         battery_id=query.get("battery_id"),
+        battery_ids=await visible_batteries(request, "alert.read"),  # only the caller's nodes' alerts
         state=query.get("state"),
         severity=query.get("severity"),
         rule_id=query.get("rule_id"),

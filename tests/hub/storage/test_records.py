@@ -85,6 +85,16 @@ async def test_alert_listing_filters_and_pages(storage: Storage) -> None:
         await store.alerts(state="bogus")
 
 
+async def test_alert_listing_keeps_only_the_batteries_asked(storage: Storage) -> None:
+    store = storage.for_tenant("default")
+    for i, battery in enumerate(("one", "two", "three")):
+        await store.save_alert(alert(rule=f"r{i}", battery=battery, raised_at=T0 + timedelta(minutes=i)))
+    some, total = await store.alerts(battery_ids={"one", "three"}, limit=1)
+    assert total == 2 and [a.battery_id for a in some] == ["three"]
+    assert await store.alerts(battery_ids=set()) == ([], 0)  # a user who may see no battery sees nothing
+    assert (await store.alerts(battery_ids=None))[1] == 3
+
+
 async def test_tenants_never_see_each_other(storage: Storage) -> None:
     mine, theirs = storage.for_tenant("default"), storage.for_tenant("other")
     secret = alert()

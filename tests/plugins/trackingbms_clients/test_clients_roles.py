@@ -137,3 +137,20 @@ async def test_writes_need_the_manage_action_where_they_land(
     assert (await theirs.get_client("secret")).name == "Secret"  # type: ignore[union-attr]
     entries, _ = await hub.store.audit(200)
     assert any(e.action == "client.create" and e.actor == "bob" for e in entries)
+
+
+async def test_alert_listing_shows_only_the_nodes_the_user_may_read(
+    start_hub: HubFactory, http: aiohttp.ClientSession
+) -> None:
+    # An installer's clients never see each other's batteries: a viewer on east must not learn of
+    # the alert of west's battery through the tenant-wide alert listing.
+    hub = await start_hub(BARE_CONFIG + AUTH)
+    admin = await login(http, hub, "admin", ADMIN_PASSWORD)
+    await build(http, hub, admin)
+    ann = await login(http, hub, "ann", "ann has a long password")
+    status, answer = await call(http, hub, "GET", "/api/v1/alerts", ann)
+    assert status == 200 and [a["id"] for a in answer["data"]] == ["a-north"]
+    assert answer["meta"]["pagination"]["total"] == 1
+    status, _ = await call(http, hub, "GET", "/api/v1/alerts/a-west", ann)
+    assert status == 403
+    assert {a["id"] for a in await ok(http, hub, admin, "GET", "/api/v1/alerts")} == {"a-north", "a-west"}
