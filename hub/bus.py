@@ -13,6 +13,7 @@ from typing import Any
 from hub.reading import utc_now
 
 _LOGGER = logging.getLogger(__name__)
+_MATCH_CACHE_SIZE = 1024
 
 # Seed event names (seed §4.3) and the ones this hub adds in the same dotted style.
 SYSTEM_MODULE_STARTED = "system.module.started"
@@ -78,11 +79,13 @@ class Subscription:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"bus:{self.name}")
 
     async def _run(self) -> None:
+        queue = self.queue
         while True:
-            event = await self.queue.get()
+            # get() would not suspend on a non-empty queue either; get_nowait() spares its coroutine.
+            event = queue.get_nowait() if queue.qsize() else await queue.get()
             try:
                 result = self.handler(event)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     await result
                 self.handled += 1
             except asyncio.CancelledError:
@@ -123,6 +126,9 @@ class EventBus:
     def __init__(self, default_queue_size: int = 1000) -> None:
         self._subs: list[Subscription] = []
         self.default_queue_size = default_queue_size
+        # The subscribers matching each event name, so publish does not glob-match every pattern on
+        # every event; cleared whenever a subscription comes or goes.
+        self._matching: dict[str, tuple[Subscription, ...]] = {}
 
     def subscribe(
         self, pattern: str, handler: Handler, *, maxsize: int | None = None, name: str | None = None
@@ -136,15 +142,20 @@ class EventBus:
             name or str(getattr(handler, "__qualname__", repr(handler))),
         )
         self._subs.append(sub)
+        self._matching.clear()
         sub.start()
         return sub
 
     def publish(self, name: str, data: Any = None, *, origin: str = "hub") -> Event:
         """Hand an event to every matching subscriber's queue and return it."""
         event = Event(name, data, origin)
-        for sub in list(self._subs):
-            if sub.matches(name):
-                sub.offer(event)
+        subs = self._matching.get(name)
+        if subs is None:
+            if len(self._matching) >= _MATCH_CACHE_SIZE:  # event names are few; bound it all the same
+                self._matching.clear()
+            subs = self._matching[name] = tuple(sub for sub in self._subs if sub.matches(name))
+        for sub in subs:
+            sub.offer(event)
         return event
 
     async def drain(self) -> None:
@@ -155,6 +166,7 @@ class EventBus:
     def _remove(self, sub: Subscription) -> None:
         if sub in self._subs:
             self._subs.remove(sub)
+            self._matching.clear()
 
     def close(self) -> None:
         """Cancel every subscription."""

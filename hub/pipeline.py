@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from hub.bus import DATA_BMS_NEW, DATA_BMS_RAW, Event, EventBus, Subscription
@@ -14,6 +14,7 @@ from hub.specs import Processor, ProcessorSpec, Registry
 from hub.storage.base import TenantStore
 
 _LOGGER = logging.getLogger(__name__)
+Steps = list[tuple[str, Processor]]
 
 
 class Pipeline:
@@ -68,31 +69,71 @@ class Pipeline:
         """Start consuming raw readings."""
         self._sub = self._bus.subscribe(DATA_BMS_RAW, self._on_raw, name="core.pipeline")
 
-    async def _on_raw(self, event: Event) -> None:
-        reading = await self.run(event.data)
-        if reading is not None:
-            self._bus.publish(DATA_BMS_NEW, reading, origin="core.pipeline")
+    def _on_raw(self, event: Event) -> Awaitable[None] | None:
+        # Plain (synchronous) steps run right here: a coroutine only when a step answers with one.
+        steps = self.steps
+        current, index, pending = self._advance(steps, event.data, event.data, 0)
+        if pending is not None:
+            return self._finish(steps, event.data, current, index, pending)
+        if current is not None:
+            self._bus.publish(DATA_BMS_NEW, current, origin="core.pipeline")
+        return None
+
+    async def _finish(
+        self, steps: Steps, reading: Reading, current: Reading | None, index: int, pending: Awaitable[Any]
+    ) -> None:
+        result = await self._resume(steps, reading, current, index, pending)
+        if result is not None:
+            self._bus.publish(DATA_BMS_NEW, result, origin="core.pipeline")
 
     async def run(self, reading: Reading) -> Reading | None:
         """Run one reading through every step; None means a step dropped it."""
-        current: Reading | None = reading
-        for name, processor in self.steps:
+        steps = self.steps
+        current, index, pending = self._advance(steps, reading, reading, 0)
+        if pending is None:
+            return current
+        return await self._resume(steps, reading, current, index, pending)
+
+    async def _resume(
+        self, steps: Steps, reading: Reading, current: Reading | None, index: int, pending: Awaitable[Any] | None
+    ) -> Reading | None:
+        """Await a step's answer, then run the steps after it (the same way), until the last."""
+        while pending is not None:
+            name = steps[index][0]
+            try:
+                current = await pending
+                if self._degraded:
+                    self._recovered(name)
+            except Exception as err:
+                self._failed(name, reading, err)  # the reading goes on as it was before the step
+            current, index, pending = self._advance(steps, reading, current, index + 1)
+        return current
+
+    def _advance(
+        self, steps: Steps, reading: Reading, current: Reading | None, start: int
+    ) -> tuple[Reading | None, int, Awaitable[Any] | None]:
+        """Run steps from ``start`` while they answer plainly; stop at one that gives an awaitable."""
+        for index in range(start, len(steps)):
             if current is None:
-                return None
+                return None, index, None
+            name, processor = steps[index]
             try:
                 result = processor.process(current)
                 # Per reading and step: the plain (synchronous) result is checked first, cheaply.
                 if result is None or isinstance(result, Reading) or not inspect.isawaitable(result):
                     current = result
                 else:
-                    current = await result
+                    return current, index, result
                 if self._degraded:
                     self._recovered(name)
             except Exception as err:
-                _LOGGER.exception("Processor %s failed on a reading of %s", name, reading.battery_id)
-                self._registry.set_health(f"processor.{name}", Health.DEGRADED, f"{type(err).__name__}: {err}")
-                self._degraded.add(name)
-        return current
+                self._failed(name, reading, err)
+        return current, len(steps), None
+
+    def _failed(self, name: str, reading: Reading, err: Exception) -> None:
+        _LOGGER.exception("Processor %s failed on a reading of %s", name, reading.battery_id, exc_info=err)
+        self._registry.set_health(f"processor.{name}", Health.DEGRADED, f"{type(err).__name__}: {err}")
+        self._degraded.add(name)
 
     def _recovered(self, name: str) -> None:
         if name not in self._degraded:

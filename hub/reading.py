@@ -95,21 +95,58 @@ class Reading:
 
     def with_derived(self) -> Reading:
         """Fill power, cell extremes, delta and state where the driver did not."""
-        changes: dict[str, Any] = {}
-        if self.power is None and self.voltage is not None and self.current is not None:
-            changes["power"] = round(self.voltage * self.current, 3)
-        if self.cells:
-            if self.cell_min is None:
-                low = min(range(len(self.cells)), key=self.cells.__getitem__)
-                changes["cell_min"] = CellExtreme(self.cells[low], low + 1)
-            if self.cell_max is None:
-                high = max(range(len(self.cells)), key=self.cells.__getitem__)
-                changes["cell_max"] = CellExtreme(self.cells[high], high + 1)
-            if self.cell_delta is None:
-                changes["cell_delta"] = round(max(self.cells) - min(self.cells), 4)
-        if self.state is None and self.current is not None:
-            changes["state"] = state_from_current(self.current)
-        return self.replace(**changes) if changes else self
+        power, state, cells = self.power, self.state, self.cells
+        cell_min, cell_max, cell_delta = self.cell_min, self.cell_max, self.cell_delta
+        if power is None and self.voltage is not None and self.current is not None:
+            power = round(self.voltage * self.current, 3)
+        if cells and (cell_min is None or cell_max is None or cell_delta is None):
+            # min()/max() of the values give the same first extreme as min()/max() over the indices
+            # keyed by value; index() finds that first position again.
+            low, high = min(cells), max(cells)
+            if cell_min is None:
+                cell_min = CellExtreme(low, cells.index(low) + 1)
+            if cell_max is None:
+                cell_max = CellExtreme(high, cells.index(high) + 1)
+            if cell_delta is None:
+                cell_delta = round(high - low, 4)
+        if state is None and self.current is not None:
+            state = state_from_current(self.current)
+        unchanged = power is self.power and state is self.state and cell_delta is self.cell_delta
+        if unchanged and cell_min is self.cell_min and cell_max is self.cell_max:
+            return self  # nothing was missing
+        return self._derived(power, state, cell_min, cell_max, cell_delta)
+
+    def _derived(
+        self,
+        power: float | None,
+        state: BatteryState | None,
+        cell_min: CellExtreme | None,
+        cell_max: CellExtreme | None,
+        cell_delta: float | None,
+    ) -> Reading:
+        # One positional constructor call: dataclasses.replace() costs twice as much per reading.
+        return type(self)(
+            self.battery_id,
+            self.timestamp,
+            self.voltage,
+            self.current,
+            power,
+            self.soc,
+            self.soh,
+            self.cells,
+            self.temperatures,
+            cell_min,
+            cell_max,
+            cell_delta,
+            self.charge_mos,
+            self.discharge_mos,
+            self.balancing,
+            state,
+            self.cycles,
+            self.remaining_capacity_ah,
+            self.rated_capacity_ah,
+            self.alarms,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict with the DESIGN §4 field names."""

@@ -59,8 +59,36 @@ class Plausibility:
             return f"current {reading.current} A beyond ±{self.max_current} A"
         return None
 
+    def plausible(self, reading: Reading) -> bool:
+        """A quick check, True only when :meth:`problem` finds nothing (False: ask it why)."""
+        cells = reading.cells
+        # In-range values are finite (NaN fails every comparison); a NaN hidden from min()/max()
+        # still makes the sum NaN, and values of 0..10 V cannot overflow it.
+        if cells and not (min(cells) >= 0 and max(cells) <= 10 and math.isfinite(sum(cells))):
+            return False
+        for temperature in reading.temperatures:
+            if not -60 <= temperature.value <= 200:
+                return False
+        for index in reading.balancing:
+            if not 1 <= index <= 255:
+                return False
+        soc, voltage, current = reading.soc, reading.voltage, reading.current
+        if soc is not None and not 0 <= soc <= 100:
+            return False
+        if voltage is not None and not 0 <= voltage <= self.max_voltage:
+            return False
+        if current is not None and not abs(current) <= self.max_current:
+            return False
+        for value in (voltage, current, reading.power, reading.soh, reading.cell_delta):  # limits may be inf
+            if value is not None and not math.isfinite(value):
+                return False
+        capacity, rated = reading.remaining_capacity_ah, reading.rated_capacity_ah
+        return (capacity is None or math.isfinite(capacity)) and (rated is None or math.isfinite(rated))
+
     def process(self, reading: Reading) -> Reading | None:
         """Pass a plausible reading, drop and log an impossible one."""
+        if self.plausible(reading):
+            return reading
         problem = self.problem(reading)
         if problem is None:
             return reading

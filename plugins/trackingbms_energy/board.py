@@ -27,10 +27,6 @@ FIELDS: dict[str, int] = {
 }
 
 
-def _rounded(value: float | None, decimals: int) -> float | None:
-    return None if value is None else round(value, decimals)
-
-
 class AnalyticsBoard:
     """The query object shared by one hub's analytics processors, its hooks and its route."""
 
@@ -59,8 +55,10 @@ class AnalyticsBoard:
         payload: dict[str, Any] = {
             "battery_id": reading.battery_id,
             "timestamp": reading.timestamp.isoformat().replace("+00:00", "Z"),
-            **{name: _rounded(values.get(name), decimals) for name, decimals in FIELDS.items()},
         }
+        for name, decimals in FIELDS.items():  # a plain loop: this runs for every reading
+            value = values.get(name)
+            payload[name] = None if value is None else round(value, decimals)
         self._latest[reading.battery_id] = payload
         if self.hub is not None:
             self.hub.bus.publish(ANALYTICS_EVENT, dict(payload), origin=ORIGIN)

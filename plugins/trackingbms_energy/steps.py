@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -106,23 +106,42 @@ class StatefulStep(Generic[C]):
             slot.pending += counted - 1
             _LOGGER.info("Processor %s: counted %d stored readings of %s again", self.key, counted - 1, battery_id)
 
-    async def process(self, reading: Reading) -> Reading:
-        """Update the battery's calculator, publish its results on the board, save when due."""
+    def process(self, reading: Reading) -> Reading | Awaitable[Reading]:
+        """Update the battery's calculator, publish its results on the board, save when due.
+
+        Answers at once when the battery's state is loaded and no save is due (nearly every
+        reading: no coroutine per reading and step); an awaitable when it loads or saves first.
+        """
         if self.closed:
             return reading  # saved for the last time: a reading still in flight during a reload is not counted
+        slot = self._slots.get(reading.battery_id)
+        if slot is None:
+            return self._load_and_count(reading)
+        return self._count(slot, reading)
+
+    async def _load_and_count(self, reading: Reading) -> Reading:
         slot = await self._slot(reading.battery_id, reading.timestamp.timestamp())
         if slot is None:
             return reading  # its saved state could not be read yet: counting from zero would lose it
-        if slot.last_ts is not None and reading.timestamp.timestamp() <= slot.last_ts:
-            return self.finish(slot.calculator, reading)  # already counted (from storage at start)
-        slot.calculator.update(reading)
-        slot.last_ts = reading.timestamp.timestamp()
-        self.board.put(reading.battery_id, slot.calculator.values())
+        result = self._count(slot, reading)
+        return result if isinstance(result, Reading) else await result
+
+    def _count(self, slot: _Slot[C], reading: Reading) -> Reading | Awaitable[Reading]:
+        timestamp, last, calculator = reading.timestamp.timestamp(), slot.last_ts, slot.calculator
+        if last is not None and timestamp <= last:
+            return self.finish(calculator, reading)  # already counted (from storage at start)
+        calculator.update(reading)
+        slot.last_ts = timestamp
+        self.board.put(reading.battery_id, calculator.values())
         slot.pending += 1
         now = self.clock()
         due = now >= slot.next_save or 0 < self.settings.save_every <= slot.pending
         if due and now >= slot.retry_at:
-            await self._save(reading.battery_id, slot, now)
+            return self._save_and_finish(reading, slot, now)
+        return self.finish(calculator, reading)
+
+    async def _save_and_finish(self, reading: Reading, slot: _Slot[C], now: float) -> Reading:
+        await self._save(reading.battery_id, slot, now)
         return self.finish(slot.calculator, reading)
 
     def finish(self, calculator: C, reading: Reading) -> Reading:

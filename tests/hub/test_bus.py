@@ -215,3 +215,22 @@ async def test_close_stops_every_subscription() -> None:
     await bus.drain()
     assert got == []
     assert bus.stats() == []
+
+
+async def test_subscribers_added_or_removed_after_a_publish_are_taken_into_account() -> None:
+    """publish remembers who matches a name; a new or cancelled subscription must change that."""
+    bus = EventBus()
+    first: list[int] = []
+    later: list[int] = []
+    sub = bus.subscribe("data.*", lambda event: first.append(event.data))
+    bus.publish("data.x", 1)
+    bus.subscribe("data.x", lambda event: later.append(event.data))
+    bus.subscribe("*", lambda event: later.append(-event.data))
+    bus.publish("data.x", 2)
+    await bus.drain()
+    sub.cancel()
+    bus.publish("data.x", 3)
+    await bus.drain()
+    assert first == [1, 2]
+    assert sorted(later) == [-3, -2, 2, 3]
+    bus.close()

@@ -209,3 +209,48 @@ async def test_raw_readings_come_out_as_new(pipeline: Pipeline, specs: Specs, bu
     bus.publish(DATA_BMS_RAW, readings[0])
     await bus.drain()
     assert len(out) == len(readings)
+
+
+class FailingAsyncStep(Step):
+    async def process(self, reading: Reading) -> Reading | None:  # type: ignore[override]
+        await asyncio.sleep(0)
+        self.calls.append(self.name)
+        raise RuntimeError("async boom")
+
+
+async def test_steps_after_an_awaited_or_failing_step_still_run(
+    pipeline: Pipeline, specs: Specs, bus: EventBus, registry: ServiceRegistry
+) -> None:
+    """Plain steps run at once, an awaitable answer is awaited, and the steps after it go on."""
+    specs.add("plain", 100, lambda r: r.replace(voltage=1.0))
+    specs.add("awaited", 200, lambda r: r.replace(voltage=(r.voltage or 0) + 1), kind=AsyncStep)
+    specs.add("broken", 300, kind=FailingAsyncStep)
+    specs.add("after", 400, lambda r: r.replace(current=(r.voltage or 0) * 10))
+    specs.add("sync-only", 500)
+    pipeline.build(specs.registry, {})
+    out: list[Event] = []
+    bus.subscribe(DATA_BMS_NEW, out.append)
+    pipeline.start()
+    bus.publish(DATA_BMS_RAW, Reading("pack"), origin="battery.pack")
+    await pipeline.drain()
+    await bus.drain()
+    assert [(e.data.voltage, e.data.current) for e in out] == [(2.0, 20.0)]
+    assert specs.calls == ["plain", "awaited", "broken", "after", "sync-only"]
+    service = registry.get("processor.broken")
+    assert service is not None and service.health == Health.DEGRADED
+    result = await pipeline.run(Reading("pack"))
+    assert result is not None and (result.voltage, result.current) == (2.0, 20.0)
+
+
+async def test_plain_steps_come_out_as_new_in_order(pipeline: Pipeline, specs: Specs, bus: EventBus) -> None:
+    specs.add("validate", 100, lambda r: None if r.voltage is None else r)
+    specs.add("derive", 200, lambda r: r.with_derived())
+    pipeline.build(specs.registry, {})
+    out: list[Event] = []
+    bus.subscribe(DATA_BMS_NEW, out.append)
+    pipeline.start()
+    for voltage in (50.0, None, 51.0, 52.0):
+        bus.publish(DATA_BMS_RAW, Reading("pack", voltage=voltage, current=2.0), origin="battery.pack")
+    await pipeline.drain()
+    await bus.drain()
+    assert [(e.data.voltage, e.data.power) for e in out] == [(50.0, 100.0), (51.0, 102.0), (52.0, 104.0)]

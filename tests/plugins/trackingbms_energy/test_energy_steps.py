@@ -14,6 +14,7 @@ from trackingbms_energy.steps import RETRY_S, StatefulStep
 
 from hub.bus import Event, EventBus
 from hub.pipeline import Pipeline
+from hub.reading import Reading
 from hub.registry import Health, ServiceRegistry
 from hub.specs import ProcessorSpec, Registry
 from hub.storage.sqlite import SQLiteStorage
@@ -26,6 +27,12 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+async def feed(step: StatefulStep[EnergyCounter], item: Reading) -> Reading:
+    """One reading through a step, which answers at once or with an awaitable (loading, saving)."""
+    result = step.process(item)
+    return result if isinstance(result, Reading) else await result
 
 
 def energy_step(store_settings: EnergySettings | None = None) -> tuple[StatefulStep[EnergyCounter], Clock]:
@@ -41,11 +48,11 @@ async def test_state_is_loaded_at_attach_and_saved_by_time_and_at_close() -> Non
     await step.attach(store)
     assert step.calculator("b") is not None and step.calculator("b").charged_kwh == 5.0  # type: ignore[union-attr]
     for t in range(0, 3601, 30):
-        await step.process(reading(t, power=1000.0))
+        await feed(step, reading(t, power=1000.0))
         clock.now += 1  # 30 readings per minute of the clock
     assert store.saves == 2  # after 60 and 120 s of clock time, at the readings of 1800 s and 3600 s
     assert store.state[("b", "energy")]["charged_kwh"] == pytest.approx(6.0)
-    await step.process(reading(3630, power=1000.0))  # not due: kept in memory until close
+    await feed(step, reading(3630, power=1000.0))  # not due: kept in memory until close
     assert store.saves == 2
     await step.close()
     assert store.state[("b", "energy")]["charged_kwh"] == pytest.approx(6.0 + 1 / 120)
@@ -53,8 +60,26 @@ async def test_state_is_loaded_at_attach_and_saved_by_time_and_at_close() -> Non
     await step.close()
     assert store.saves == 3  # nothing new: no second save at close
     late = reading(3660, power=1000.0)  # a reading still in flight while a reload replaces the step
-    assert await step.process(late) is late
+    assert await feed(step, late) is late
     assert step.board.values("b")["energy_charged_kwh"] == pytest.approx(6.0 + 1 / 120)  # not counted after close
+
+
+async def test_a_loaded_battery_is_counted_at_once_and_a_due_save_is_awaited() -> None:
+    """No coroutine per reading: only loading and saving make the step answer with an awaitable."""
+    store = MemoryStore(["b"])
+    step, clock = energy_step()
+    await step.attach(store)
+    first = step.process(reading(0, power=1000.0))
+    assert not isinstance(first, Reading)  # no saved state yet: saved at its first reading
+    assert await first == reading(0, power=1000.0) and store.saves == 1
+    second = reading(36, power=1000.0)
+    assert step.process(second) is second  # answered at once: nothing to load or save
+    assert step.board.values("b")["energy_charged_kwh"] == pytest.approx(0.01)
+    clock.now += 60
+    due = step.process(reading(72, power=1000.0))
+    assert not isinstance(due, Reading)
+    await due
+    assert store.saves == 2 and store.state[("b", "energy")]["charged_kwh"] == pytest.approx(0.02)
 
 
 async def test_save_every_n_readings() -> None:
@@ -62,7 +87,7 @@ async def test_save_every_n_readings() -> None:
     step, _ = energy_step(EnergySettings.from_config({"save_interval_s": 3600, "save_every": 10}))
     await step.attach(store)
     for t in range(25):
-        await step.process(reading(t, power=100.0))
+        await feed(step, reading(t, power=100.0))
     assert store.saves == 3  # at the first reading (no saved state yet), then after 10 and 20 more
 
 
@@ -71,7 +96,7 @@ async def test_a_battery_seen_first_at_runtime_loads_its_state_then() -> None:
     step, _ = energy_step()
     await step.attach(store)
     store.state[("new", "energy")] = {"charged_kwh": 1.5, "discharged_kwh": 0.5}
-    await step.process(reading(0, battery_id="new", power=10.0))
+    await feed(step, reading(0, battery_id="new", power=10.0))
     assert step.board.values("new") == {"energy_charged_kwh": 1.5, "energy_discharged_kwh": 0.5}
 
 
@@ -91,15 +116,15 @@ async def test_a_failing_save_is_reported_counted_in_memory_and_retried() -> Non
     store.fail_save = True
     clock.now += 61
     for t in range(0, 601, 60):
-        out = await step.process(reading(t, power=3600.0))
+        out = await feed(step, reading(t, power=3600.0))
         assert out.battery_id == "b"
     assert set(step.board.problems) == {"energy/b"} and "disk full" in step.board.problems["energy/b"]
     assert step.board.values("b")["energy_charged_kwh"] == pytest.approx(0.6)  # still counting
     store.fail_save = False
-    await step.process(reading(660, power=3600.0))  # the retry waits
+    await feed(step, reading(660, power=3600.0))  # the retry waits
     assert store.saves == 0
     clock.now += RETRY_S
-    await step.process(reading(720, power=3600.0))
+    await feed(step, reading(720, power=3600.0))
     assert store.saves == 1 and step.board.problems == {}
     assert store.state[("b", "energy")]["charged_kwh"] == pytest.approx(0.72)
 
@@ -111,11 +136,11 @@ async def test_a_failing_load_passes_readings_unchanged_until_the_store_answers(
     step, clock = energy_step()
     await step.attach(store)
     first = reading(0, power=1000.0)
-    assert await step.process(first) is first
+    assert await feed(step, first) is first
     assert step.calculator("b") is None and "state not loaded" in step.board.problems["energy/b"]
     store.fail_load = False
     clock.now += RETRY_S
-    await step.process(reading(60, power=1000.0))
+    await feed(step, reading(60, power=1000.0))
     assert step.board.problems == {}
     assert step.board.values("b")["energy_charged_kwh"] == 9.0  # never restarted from zero
 
@@ -208,7 +233,7 @@ async def test_readings_stored_after_the_last_save_are_counted_again_at_start(tm
         await first.attach(store)
         hour = [reading(t, power=1000.0) for t in range(0, 3601, 60)]
         for item in hour[:31]:  # half an hour counted and saved...
-            await first.process(item)
+            await feed(first, item)
         await first.close()
         await store.write_readings(hour)  # ...but the whole hour was stored before the crash
         assert (await store.load_state("b", "energy") or {})["charged_kwh"] == pytest.approx(0.5)
@@ -218,8 +243,8 @@ async def test_readings_stored_after_the_last_save_are_counted_again_at_start(tm
         calculator = second.calculator("b")
         assert calculator is not None
         assert calculator.charged_kwh == pytest.approx(1.0)  # continues from the stored data
-        assert await second.process(hour[-1]) is hour[-1]  # already counted: not twice
-        await second.process(reading(3660, power=1000.0))
+        assert await feed(second, hour[-1]) is hour[-1]  # already counted: not twice
+        await feed(second, reading(3660, power=1000.0))
         assert calculator.charged_kwh == pytest.approx(1.0 + 1 / 60)
     finally:
         await storage.close()
