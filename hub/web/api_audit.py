@@ -36,7 +36,11 @@ def _who(request: web.Request) -> tuple[str, str | None, str]:
     principal = request.get(PRINCIPAL)
     if principal is None:
         return ANONYMOUS, None, DEFAULT_TENANT
-    return principal.username, principal.user_id, tenant_of(request)
+    tenant = tenant_of(request)
+    if principal.system_admin and tenant != (principal.tenant_id or DEFAULT_TENANT):
+        # Another tenant's administrators read this entry: the id of a user of another tenant is not theirs to see.
+        return principal.username, None, tenant
+    return principal.username, principal.user_id, tenant
 
 
 async def record(
@@ -50,10 +54,14 @@ async def record(
     before: Any = None,
     after: Any = None,
     tenant: str | None = None,
+    as_user: tuple[str, str | None] | None = None,
     **details: Any,
 ) -> None:
-    """Append an audit entry for a write made by this request; a failing store is logged and raised."""
+    """Append an audit entry for a write made by this request; a failing store is logged and raised.
+    ``as_user`` (username, user id) names the actor of a request that has no principal yet (a login)."""
     actor, user_id, own_tenant = _who(request)
+    if as_user is not None:
+        actor, user_id = as_user
     entry = AuditEntry(
         actor=actor,
         user_id=user_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 from aiohttp import web
@@ -14,6 +14,9 @@ from hub.web.api import BODY, QUERY, Endpoint, add_endpoints
 from hub.web.envelope import ApiError, envelope
 from hub.web.params import iso_time, page_query, pagination
 from hub.web.schemas import ANY, COUNTS, INT, OBJECT, PLUGIN, SERVICE, STR, array, nullable, obj
+
+if TYPE_CHECKING:
+    from hub.core import Hub
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGS_QUERY = {
@@ -64,17 +67,23 @@ async def services(request: web.Request) -> web.Response:
 async def reload_services(request: web.Request) -> web.Response:
     """Re-read the config file and reload what changed."""
     hub = app_module.get_hub(request)
+    before = _sections_as_written(hub)
     try:
         result = await hub.reload_all()
     except ConfigError as err:
         await api_control.audit(hub, request, "config.reload", "all", "rejected", error=str(err))
         raise ApiError(422, "config file is invalid; nothing was reloaded", _issues(err)) from err
+    after = _sections_as_written(hub)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     await api_control.audit(
         hub,
         request,
         "config.reload",
         "all",
         "ok",
+        before={k: v for k, v in before.items() if k in changed},
+        after={k: v for k, v in after.items() if k in changed},
+        changed=changed,
         reloaded=result["reloaded"],
         restart_required=result["restart_required"],
     )
@@ -82,6 +91,11 @@ async def reload_services(request: web.Request) -> web.Response:
     if result["restart_required"]:
         message += f"; restart to apply {', '.join(result['restart_required'])}"
     return envelope(request, result, message=message)
+
+
+def _sections_as_written(hub: Hub) -> dict[str, Any]:
+    """Every section as the file holds it (secret and ${ENV} references unexpanded)."""
+    return {name: hub.config.section_as_written(name) for name in hub.config.sections()}
 
 
 def _section_name(request: web.Request) -> str:
@@ -104,18 +118,20 @@ async def put_config(request: web.Request) -> web.Response:
     hub = app_module.get_hub(request)
     name = _section_name(request)
     value = request[BODY]
+    before = hub.config.section_as_written(name)
     try:
         await hub.config.update_section(name, value)
     except ConfigError as err:
-        await api_control.audit(hub, request, "config.update", name, "rejected", error=str(err))
+        await api_control.audit(hub, request, "config.update", name, "rejected", before=before, error=str(err))
         raise ApiError(422, f"invalid {name} section; nothing was changed", _issues(err)) from err
     except OSError as err:
         raise ApiError(507, f"could not write the config file: {err.strerror}") from err
     result = await hub.reload_section(name)
-    await api_control.audit(hub, request, "config.update", name, "ok", **result)
+    after = hub.config.section_as_written(name)
+    await api_control.audit(hub, request, "config.update", name, "ok", before=before, after=after, **result)
     return envelope(
         request,
-        hub.config.section_as_written(name),
+        after,
         meta={"module": name, **result},
         message="restart required to apply" if result["restart_required"] else "applied",
     )

@@ -12,8 +12,11 @@ from hub.auth.middleware import REFRESH_COOKIE, check_csrf
 from hub.auth.policy import actions_of
 from hub.auth.principal import PRINCIPAL, Principal, principal_of
 from hub.reading import utc_now
+from hub.storage.accounts import UserRecord
+from hub.storage.base import DEFAULT_TENANT
 from hub.web.api import BODY, Endpoint
 from hub.web.envelope import ApiError, envelope
+from trackingbms_accounts.api_auditing import audit, tenant_of_user, user_view
 from trackingbms_accounts.provider import IssuedSession, RefreshRejectedError
 from trackingbms_accounts.schemas import EMAIL, LOCALE, PASSWORD, TOKEN, text
 from trackingbms_accounts.secrets_store import hash_password, verify_password
@@ -82,29 +85,68 @@ def _issued(request: web.Request, issued: IssuedSession, cookie: bool) -> web.Re
     return response
 
 
+async def _login_rejected(request: web.Request, username: str, user: UserRecord | None, reason: str) -> None:
+    """Audit a failed login: in the user's tenant when the username exists, else in the hub's own log
+    (so no tenant's administrators learn which names were tried against other tenants)."""
+    tenant = DEFAULT_TENANT if user is None else tenant_of_user(user)
+    await audit(request, "auth.login", username, "rejected", tenant=tenant, username=username, reason=reason)
+
+
 async def login(request: web.Request) -> web.Response:
     body = request[BODY]
     username, ip = body["username"], request.remote or ""
+    accounts = provider(request).accounts
     throttle = throttle_of(request)
     if throttle is not None:
         wait = await throttle.delay_for(username, ip)
         if wait > 0:
+            await _login_rejected(request, username, await accounts.user_by_name(username), "throttled")
             response = envelope(request, None, status=429, message="Too many failed logins; try again later")
             response.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
             return response
-    accounts = provider(request).accounts
     user = await accounts.user_by_name(username)
     matches, rehash = await verify_password(None if user is None else user.password_hash, body["password"])
     if user is None or not matches or user.disabled:
         if throttle is not None:
             await throttle.failed(username, ip)
+        reason = "disabled" if user is not None and matches else "invalid credentials"
+        await _login_rejected(request, username, user, reason)
         raise ApiError(401, "Invalid username or password")
     if throttle is not None:
         await throttle.succeeded(username, ip)
     if rehash:
         await accounts.update_user(user.id, {"password_hash": await hash_password(body["password"])}, utc_now())
     issued = await provider(request).open_session(user, meta(request))
+    await audit(
+        request,
+        "auth.login",
+        user.username,
+        "ok",
+        tenant=tenant_of_user(user),
+        as_user=user,
+        session_id=issued.session_id,
+    )
     return _issued(request, issued, body["cookie"])
+
+
+async def _audit_reuse(request: web.Request, presented: str) -> None:
+    """Audit a rejected refresh when it was a reuse: a known token already rotated or revoked (the
+    provider then revoked its whole session); unknown and merely expired tokens are not writes."""
+    record = await provider(request).session_of_refresh(presented)
+    if record is None or (record.replaced_by is None and record.revoked_at is None):
+        return
+    user = await provider(request).accounts.user(record.user_id)
+    tenant = record.tenant_id or (DEFAULT_TENANT if user is None else tenant_of_user(user))
+    await audit(
+        request,
+        "auth.refresh_reuse",
+        str(record.family_id),
+        "rejected",
+        tenant=tenant,
+        user_id=record.user_id,
+        username=None if user is None else user.username,
+        reason="refresh token used twice; the session was revoked",
+    )
 
 
 async def refresh(request: web.Request) -> web.Response:
@@ -119,6 +161,7 @@ async def refresh(request: web.Request) -> web.Response:
     try:
         issued = await provider(request).refresh(presented, meta(request))
     except RefreshRejectedError as err:
+        await _audit_reuse(request, presented)
         raise ApiError(401, str(err)) from err
     return _issued(request, issued, cookie)
 
@@ -132,12 +175,17 @@ async def logout(request: web.Request) -> web.Response:
     if session is None and presented is None and REFRESH_COOKIE in request.cookies:
         check_csrf(request)
         presented = request.cookies[REFRESH_COOKIE]
+    user_id = principal.user_id if principal is not None else None
     if session is None and presented:
         record = await provider(request).session_of_refresh(presented)
-        session = None if record is None else record.family_id
+        session, user_id = (None, None) if record is None else (record.family_id, record.user_id)
     if session is None:
         raise ApiError(401, "No session to log out of")
-    revoked = await provider(request).accounts.revoke_family(session, utc_now())
+    accounts = provider(request).accounts
+    revoked = await accounts.revoke_family(session, utc_now())
+    user = None if user_id is None else await accounts.user(user_id)
+    tenant = None if user is None else tenant_of_user(user)
+    await audit(request, "auth.logout", session, "ok", tenant=tenant, as_user=user, revoked=revoked)
     response = envelope(request, {"session_id": session, "revoked": revoked})
     clear_cookies(response)
     return response
@@ -158,6 +206,15 @@ async def get_profile(request: web.Request) -> web.Response:
     return envelope(request, {**user.to_dict(), "grants": principal_view(principal)["grants"]})
 
 
+async def _audit_profile(request: web.Request, user: UserRecord, fresh: UserRecord, changes: dict[str, Any]) -> None:
+    """A password change is its own entry (that it changed, never the password); the other fields
+    are a profile update with before and after."""
+    if "password_hash" in changes:
+        await audit(request, "auth.password_change", user.username, "ok", user_id=user.id)
+    if len(changes) > ("password_hash" in changes) or not changes:
+        await audit(request, "auth.profile_update", user.username, "ok", before=user_view(user), after=user_view(fresh))
+
+
 async def put_profile(request: web.Request) -> web.Response:
     principal = person(request)
     body = dict(request[BODY])
@@ -169,6 +226,7 @@ async def put_profile(request: web.Request) -> web.Response:
     if "password" in body:
         matches, _ = await verify_password(user.password_hash, body.get("current_password", ""))
         if not matches:
+            await audit(request, "auth.password_change", user.username, "rejected", reason="wrong current password")
             raise ApiError(
                 422, "Wrong current password", [{"path": "body.current_password", "message": "wrong password"}]
             )
@@ -176,6 +234,7 @@ async def put_profile(request: web.Request) -> web.Response:
     await accounts.update_user(user.id, changes, utc_now())
     fresh = await accounts.user(user.id)
     assert fresh is not None
+    await _audit_profile(request, user, fresh, changes)
     return envelope(request, fresh.to_dict())
 
 

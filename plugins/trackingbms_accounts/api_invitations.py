@@ -14,6 +14,7 @@ from hub.storage.accounts import AccountConflictError, UserRecord
 from hub.storage.invitations import InvitationRecord
 from hub.web.api import BODY, Endpoint
 from hub.web.envelope import ApiError, envelope
+from trackingbms_accounts.api_auditing import audit, user_view
 from trackingbms_accounts.api_users import can_manage, grants_of
 from trackingbms_accounts.schemas import EMAIL, GRANT, PASSWORD, TOKEN, USERNAME
 from trackingbms_accounts.secrets_store import hash_password, new_id, new_token, token_hash
@@ -52,6 +53,7 @@ async def create(request: web.Request) -> web.Response:
         created_by=principal_of(request).username,
     )
     await provider(request).accounts.add_invitation(invitation)
+    await audit(request, "invitation.create", invitation.id, "ok", after=invitation.to_dict())
     # The link is shown once; send it to the invitee (the hub keeps only its hash).
     data = {**invitation.to_dict(), "token": secret, "url": f"{INVITE_PAGE}#token={secret}"}
     return envelope(request, data, status=201, message="Created")
@@ -74,6 +76,7 @@ async def revoke(request: web.Request) -> web.Response:
         raise ApiError(403, "Not allowed to withdraw an invitation with these roles")
     if not await accounts.revoke_invitation(tenant, invitation_id, utc_now()):
         raise ApiError(409, "The invitation was accepted or withdrawn already")
+    await audit(request, "invitation.revoke", invitation_id, "ok", before=found.to_dict())
     return envelope(request, {"id": invitation_id, "revoked": True})
 
 
@@ -99,6 +102,11 @@ async def accept(request: web.Request) -> web.Response:
         raise ApiError(409, str(err)) from err
     if not accepted:
         raise ApiError(404, "This invitation is unknown, used, withdrawn or expired")
+    # The invitee has no principal yet: the entry is theirs, in the tenant that invited them.
+    after = user_view(user, invitation.grants)
+    await audit(
+        request, "invitation.accept", invitation.id, "ok", tenant=invitation.tenant_id, as_user=user, after=after
+    )
     return envelope(request, user.to_dict(), status=201, message="Created")
 
 

@@ -14,6 +14,7 @@ from hub.storage.accounts import AccountStore, TokenRecord
 from hub.storage.records import iso
 from hub.web.api import BODY, Endpoint
 from hub.web.envelope import ApiError, envelope
+from trackingbms_accounts.api_auditing import audit
 from trackingbms_accounts.schemas import text
 from trackingbms_accounts.secrets_store import API_TOKEN_PREFIX, new_id, new_token, token_hash
 from trackingbms_accounts.web import AUTH_PATH, add_account_endpoints, path_id, person, provider
@@ -71,9 +72,9 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 async def revoke_session(request: web.Request) -> web.Response:
     principal = person(request)
-    revoked = await revoke_session_of(
-        provider(request).accounts, principal.user_id, path_id(request, "session_id", "Session")
-    )
+    session_id = path_id(request, "session_id", "Session")
+    revoked = await revoke_session_of(provider(request).accounts, principal.user_id, session_id)
+    await audit(request, "session.revoke", session_id, "ok", user_id=principal.user_id, revoked=revoked)
     return envelope(request, {"revoked": revoked})
 
 
@@ -102,6 +103,7 @@ async def create_token(request: web.Request) -> web.Response:
         source_ip=request.remote,
     )
     await provider(request).accounts.add_token(record)
+    await audit(request, "token.create", record.id, "ok", after=record.to_dict())
     # The only time the token is ever shown: the database keeps its hash.
     return envelope(request, {**record.to_dict(), "token": secret}, status=201, message="Created")
 
@@ -113,6 +115,9 @@ async def revoke_token(request: web.Request) -> web.Response:
     if record is None or record.kind != "api" or record.user_id != principal.user_id:
         raise ApiError(404, "Token not found")
     await accounts.revoke_token(record.id, utc_now())
+    fresh = await accounts.token(record.id)
+    after = None if fresh is None else fresh.to_dict()
+    await audit(request, "token.revoke", record.id, "ok", before=record.to_dict(), after=after)
     return envelope(request, {"id": record.id, "revoked": True})
 
 

@@ -14,6 +14,7 @@ from hub.reading import utc_now
 from hub.storage.accounts import AccountConflictError, AccountStore, UserRecord
 from hub.web.api import BODY, Endpoint
 from hub.web.envelope import ApiError, envelope
+from trackingbms_accounts.api_auditing import audit, user_view
 from trackingbms_accounts.api_tokens import revoke_session_of, sessions_of
 from trackingbms_accounts.schemas import EMAIL, GRANT, LOCALE, PASSWORD, USERNAME, text
 from trackingbms_accounts.secrets_store import hash_password, new_id
@@ -125,7 +126,9 @@ async def create_user(request: web.Request) -> web.Response:
     try:
         await accounts.create_user(user, grants)
     except AccountConflictError as err:
+        await audit(request, "user.create", user.username, "rejected", error=str(err))
         raise ApiError(409, str(err)) from err
+    await audit(request, "user.create", user.username, "ok", after=user_view(user, grants), user_id=user.id)
     return envelope(request, view(user, grants), status=201, message="Created")
 
 
@@ -136,6 +139,7 @@ async def get_user(request: web.Request) -> web.Response:
 
 async def update_user(request: web.Request) -> web.Response:
     user, grants, tenant = await target(request, "user.manage")
+    before = user_view(user, grants)
     body = request[BODY]
     accounts = provider(request).accounts
     principal = principal_of(request)
@@ -154,14 +158,18 @@ async def update_user(request: web.Request) -> web.Response:
             await accounts.revoke_family(session["id"], utc_now())
     fresh = await accounts.user(user.id)
     assert fresh is not None
+    after = user_view(fresh, grants)
+    details = {"password_changed": "password" in body, "grants_changed": before["grants"] != after["grants"]}
+    await audit(request, "user.update", user.username, "ok", before=before, after=after, user_id=user.id, **details)
     return envelope(request, view(fresh, grants))
 
 
 async def delete_user(request: web.Request) -> web.Response:
-    user, _, _ = await target(request, "user.manage")
+    user, grants, _ = await target(request, "user.manage")
     if user.id == principal_of(request).user_id:
         raise ApiError(409, "You cannot delete yourself")
     await provider(request).accounts.delete_user(user.id)
+    await audit(request, "user.delete", user.username, "ok", before=user_view(user, grants), user_id=user.id)
     return envelope(request, {"id": user.id, "deleted": True})
 
 
@@ -172,7 +180,9 @@ async def user_sessions(request: web.Request) -> web.Response:
 
 async def revoke_user_session(request: web.Request) -> web.Response:
     user, _, _ = await target(request, "user.manage")
-    revoked = await revoke_session_of(provider(request).accounts, user.id, path_id(request, "session_id", "Session"))
+    session_id = path_id(request, "session_id", "Session")
+    revoked = await revoke_session_of(provider(request).accounts, user.id, session_id)
+    await audit(request, "session.revoke", session_id, "ok", user_id=user.id, username=user.username, revoked=revoked)
     return envelope(request, {"revoked": revoked})
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
-from hub.auth.principal import principal_of
+from hub.auth.policy import visible_batteries
 from hub.auth.scope import store_for
 from hub.storage.base import StorageError
 from hub.web.api import BODY, QUERY, Endpoint, add_endpoints
@@ -57,6 +57,12 @@ def _require_catalog(request: web.Request, svc: AlertService, rule_id: str) -> N
         raise ApiError(404, f"unknown rule {rule_id!r}")
 
 
+def _definition(svc: AlertService, rule_id: str) -> dict[str, Any] | None:
+    """The rule's definition as the audit log keeps it (None when there is no such rule)."""
+    rule = svc.catalog.get(rule_id)
+    return None if rule is None else rule.to_dict()
+
+
 def body_errors(err: RuleError) -> list[dict[str, Any]]:
     """The rule builder's field errors with paths in the request body, like the validation middleware's."""
     return [{**item, "path": f"body.{item['path']}" if item.get("path") else "body"} for item in err.to_list()]
@@ -96,7 +102,7 @@ async def create_rule(request: web.Request) -> web.Response:
     except StorageError as err:
         raise ApiError(503, f"the rule could not be stored: {err}") from err
     await svc.rules_changed()
-    await audit(svc.hub, request, "alerts.rule.create", rule.id, "ok")
+    await audit(svc.hub, request, "alerts.rule.create", rule.id, "ok", after=rule.to_dict())
     return envelope(request, rule_view(rule), status=201, message="created")
 
 
@@ -106,6 +112,7 @@ async def update_rule(request: web.Request) -> web.Response:
     rule_id = request.match_info["id"]
     body = request[BODY]
     _require_catalog(request, svc, rule_id)
+    before = _definition(svc, rule_id)
     try:
         rule = await svc.catalog.update(svc.hub.store, rule_id, body)
     except RuleNotFoundError as err:
@@ -118,7 +125,7 @@ async def update_rule(request: web.Request) -> web.Response:
     except StorageError as err:
         raise ApiError(503, f"the rule could not be stored: {err}") from err
     await svc.rules_changed()
-    await audit(svc.hub, request, "alerts.rule.update", rule_id, "ok")
+    await audit(svc.hub, request, "alerts.rule.update", rule_id, "ok", before=before, after=rule.to_dict())
     return envelope(request, rule_view(rule), message="updated")
 
 
@@ -127,6 +134,7 @@ async def delete_rule(request: web.Request) -> web.Response:
     svc = service(request)
     rule_id = request.match_info["id"]
     _require_catalog(request, svc, rule_id)
+    before = _definition(svc, rule_id)
     try:
         await svc.catalog.delete(svc.hub.store, rule_id)
     except RuleNotFoundError as err:
@@ -136,7 +144,7 @@ async def delete_rule(request: web.Request) -> web.Response:
     except StorageError as err:
         raise ApiError(503, f"the rule could not be deleted: {err}") from err
     await svc.rules_changed()
-    await audit(svc.hub, request, "alerts.rule.delete", rule_id, "ok")
+    await audit(svc.hub, request, "alerts.rule.delete", rule_id, "ok", before=before)
     return envelope(request, {"id": rule_id}, message="deleted")
 
 
@@ -145,9 +153,9 @@ async def _dry_run(request: web.Request, svc: AlertService, rule: Rule) -> web.R
     seconds = request[QUERY].get("lookback") or None
     span = float(seconds) if seconds is not None else lookback(rule, svc.settings.test_lookback)
     results = await dry_run(svc, rule, battery_id, span)
-    if not principal_of(request).system_admin:
-        # Rules see every battery of the hub; a tenant's admin sees results for the tenant's only.
-        mine = {record.id for record in await store_for(request).batteries()}
+    # Rules see every battery of the hub; a user sees results for the batteries they may read.
+    mine = await visible_batteries(request, "battery.read")
+    if mine is not None:
         results = [r for r in results if r.get("battery_id") in mine]
     if battery_id is not None and not results:
         raise ApiError(404, f"unknown battery {battery_id!r}")
