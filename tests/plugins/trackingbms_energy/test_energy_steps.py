@@ -248,3 +248,27 @@ async def test_readings_stored_after_the_last_save_are_counted_again_at_start(tm
         assert calculator.charged_kwh == pytest.approx(1.0 + 1 / 60)
     finally:
         await storage.close()
+
+
+@pytest.mark.parametrize("sub_ms", [0.0, 0.0003, 0.0007, 0.000999])
+async def test_the_reading_at_the_saved_time_seeds_the_catch_up(tmp_path: Path, sub_ms: float) -> None:
+    """Storage keeps whole milliseconds (truncated): the reading the state was saved at must seed
+    the catch-up whatever its sub-millisecond part, or the first interval after it is lost."""
+    storage = SQLiteStorage(tmp_path / "crash.db")
+    await storage.open()
+    try:
+        store = storage.for_tenant("default")
+        await store.ensure_battery("b", "B", "daly")
+        first, _ = energy_step(EnergySettings.from_config({"save_interval_s": 3600}))
+        await first.attach(store)
+        minutes = [reading(t + 0.227 + sub_ms, power=1000.0) for t in range(0, 601, 60)]
+        await feed(first, minutes[0])  # no state yet: saved at once, as of this reading
+        await store.write_readings(minutes)  # then ten minutes stored, and a crash before any save
+
+        second, _ = energy_step()
+        await second.attach(store)  # the restart counts the stored readings after the saved one
+        calculator = second.calculator("b")
+        assert calculator is not None
+        assert calculator.charged_kwh == pytest.approx(1000 * 600 / 3600 / 1000)  # every interval
+    finally:
+        await storage.close()
