@@ -34,6 +34,7 @@ from hub.web.schemas import (
 
 if TYPE_CHECKING:
     from hub.core import Hub
+    from hub.storage.base import TenantStore
 
 MAX_HISTORY = 10_000
 READ = "battery.read"
@@ -66,22 +67,31 @@ def _battery_summary(coordinator: Coordinator) -> dict[str, Any]:
     }
 
 
-async def _latest(request: web.Request) -> tuple[Coordinator, Reading, dict[str, Any]]:
+async def _known(hub: Hub, store: TenantStore, battery_id: str) -> Coordinator | None:
+    """The battery's coordinator; None for a battery that only storage knows (a bank, whose readings
+    a plugin makes); 404 for neither."""
+    if hub.batteries is not None and battery_id in hub.batteries.coordinators:
+        return hub.batteries.coordinators[battery_id]
+    if battery_id in {record.id for record in await store.batteries()}:
+        return None
+    raise ApiError(404, f"unknown battery {battery_id!r}")
+
+
+async def _latest(request: web.Request) -> tuple[Coordinator | None, Reading, dict[str, Any]]:
     """The newest processed reading of a battery, with freshness in meta; 404 if none yet."""
     hub = app_module.get_hub(request)
     battery_id = request.match_info["id"]
     store = await require_battery(request, READ, battery_id)
-    coordinator = _coordinator(hub, battery_id)
-    assert hub.batteries is not None
-    reading = hub.batteries.latest.get(battery_id) or await store.latest(battery_id)
+    coordinator = await _known(hub, store, battery_id)
+    state = coordinator.link_state().value if coordinator is not None else "virtual"
+    reading = (hub.batteries.latest.get(battery_id) if hub.batteries else None) or await store.latest(battery_id)
     if reading is None:
-        raise ApiError(
-            404, f"no reading yet for battery {battery_id!r}", {"link_state": coordinator.link_state().value}
-        )
-    state = coordinator.link_state()
+        raise ApiError(404, f"no reading yet for battery {battery_id!r}", {"link_state": state})
     age = (utc_now() - reading.timestamp).total_seconds()
-    # A value is current only while the link is online; otherwise say it is stale.
-    meta = {"link_state": state.value, "age_s": round(age, 3), "stale": state != LinkState.ONLINE}
+    # A value is current only while the link is online; otherwise say it is stale. A virtual
+    # battery has no link: its readings are made from its members' (stale: null).
+    stale = None if coordinator is None else state != LinkState.ONLINE.value
+    meta = {"link_state": state, "age_s": round(age, 3), "stale": stale}
     return coordinator, reading, meta
 
 
@@ -148,7 +158,7 @@ async def history(request: web.Request) -> web.Response:
     hub = app_module.get_hub(request)
     battery_id = request.match_info["id"]
     store = await require_battery(request, READ, battery_id)
-    _coordinator(hub, battery_id)
+    await _known(hub, store, battery_id)
     asked = request[QUERY]
     start, end = asked.get("from"), asked.get("to")
     if start and end and start > end:

@@ -90,6 +90,7 @@ def test_plugins_lists_builtins() -> None:
     builtins = (
         "accounts",
         "alerts",
+        "banks",
         "clients",
         "daly",
         "derive",

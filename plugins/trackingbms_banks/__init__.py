@@ -1,0 +1,1 @@
+"""Banks: packs in parallel or in series aggregated into one virtual battery."""
