@@ -96,6 +96,11 @@ async def login(http: aiohttp.ClientSession, hub: Hub, username: str, password: 
         return data
 
 
+async def access_token(http: aiohttp.ClientSession, hub: Hub, username: str, password: str = PASSWORD) -> str:
+    """The access token of a successful login."""
+    return str((await login(http, hub, username, password))["access_token"])
+
+
 async def add_user(
     http: aiohttp.ClientSession, hub: Hub, admin: str, username: str, role: str, tenant: str = "default"
 ) -> str:

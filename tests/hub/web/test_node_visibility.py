@@ -10,7 +10,7 @@ import pytest
 
 from hub.core import Hub
 from tests.helpers import HubFactory, wait_for
-from tests.hub.web.tenant_helpers import ADMIN_PASSWORD, CONFIG, PASSWORD, call, login, ok
+from tests.hub.web.tenant_helpers import ADMIN_PASSWORD, CONFIG, PASSWORD, access_token, call, ok
 
 
 @pytest.fixture(autouse=True)
@@ -27,14 +27,14 @@ async def _place(http: aiohttp.ClientSession, hub: Hub, admin: str) -> str:
         await ok(http, hub, admin, "PATCH", f"/api/v1/batteries/{battery}", {"site_id": f"s-{client}"})
     grants = [{"node_type": "client", "node_id": "east", "role": "viewer"}]
     await ok(http, hub, admin, "POST", "/api/v1/users", {"username": "eve", "password": PASSWORD, "grants": grants})
-    return str((await login(http, hub, "eve"))["access_token"])
+    return await access_token(http, hub, "eve")
 
 
 async def test_battery_list_and_reads_follow_the_client_tree(
     start_hub: HubFactory, http: aiohttp.ClientSession
 ) -> None:
     hub = await start_hub(CONFIG)
-    admin = str((await login(http, hub, "admin", ADMIN_PASSWORD))["access_token"])
+    admin = await access_token(http, hub, "admin", ADMIN_PASSWORD)
     eve = await _place(http, hub, admin)
     assert [b["id"] for b in await ok(http, hub, eve, "GET", "/api/v1/bms")] == ["alpha-pack-1"]
     assert {b["id"] for b in await ok(http, hub, admin, "GET", "/api/v1/bms")} == {"alpha-pack-1", "alpha-pack-2"}
@@ -44,7 +44,7 @@ async def test_battery_list_and_reads_follow_the_client_tree(
 
 async def test_the_stream_carries_only_the_users_batteries(start_hub: HubFactory, http: aiohttp.ClientSession) -> None:
     hub = await start_hub(CONFIG)
-    admin = str((await login(http, hub, "admin", ADMIN_PASSWORD))["access_token"])
+    admin = await access_token(http, hub, "admin", ADMIN_PASSWORD)
     eve = await _place(http, hub, admin)
     heard: list[str] = []
     headers = {"Authorization": f"Bearer {eve}"}

@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from hub.core import Hub
 from tests.helpers import SIMULATED_CONFIG, HubFactory
+from tests.hub.web.tenant_helpers import access_token
 
 ADMIN_PASSWORD = "schemathesis admin password"
 # Enough to reach every branch of the validators (missing keys, wrong types, bounds) once or twice
@@ -112,14 +112,6 @@ def _fuzz_all(document: dict[str, Any], base_url: str, token: str) -> tuple[list
     return failures, count
 
 
-async def _login(http: aiohttp.ClientSession, hub: Hub, username: str, password: str) -> str:
-    async with http.post(
-        f"{hub.http_url}/api/v1/auth/login", json={"username": username, "password": password}
-    ) as response:
-        assert response.status == 200
-        return str((await response.json())["data"]["access_token"])
-
-
 def misplaced_lengths(schema: Any, where: str = "") -> list[str]:
     """Places where an array is limited by a string's length keywords (which validators ignore)."""
     found = []
@@ -136,7 +128,7 @@ def misplaced_lengths(schema: Any, where: str = "") -> list[str]:
 
 async def test_the_api_conforms_to_its_openapi_document(start_hub: HubFactory, http: aiohttp.ClientSession) -> None:
     hub = await start_hub(_config())
-    admin = await _login(http, hub, "admin", ADMIN_PASSWORD)
+    admin = await access_token(http, hub, "admin", ADMIN_PASSWORD)
     # A tenant user goes through other code paths (resource checks, filtered lists) than the
     # system administrator.
     grants = [{"node_type": "tenant", "node_id": "default", "role": "owner"}]
@@ -145,7 +137,7 @@ async def test_the_api_conforms_to_its_openapi_document(start_hub: HubFactory, h
         f"{hub.http_url}/api/v1/users", json=body, headers={"Authorization": f"Bearer {admin}"}
     ) as response:
         assert response.status == 201, await response.text()
-    owner = await _login(http, hub, "owner", ADMIN_PASSWORD)
+    owner = await access_token(http, hub, "owner", ADMIN_PASSWORD)
     async with http.get(f"{hub.http_url}/api/v1/openapi.json") as response:
         document = await response.json()
     paths = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}

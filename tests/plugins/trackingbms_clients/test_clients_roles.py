@@ -4,7 +4,6 @@ the manage actions there, and another tenant's ids are 404."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import aiohttp
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from hub.core import Hub
 from hub.storage.records import AlertRecord
 from tests.helpers import HubFactory
+from tests.hub.web.tenant_helpers import access_token, ok
 from tests.plugins.trackingbms_clients.clients_http import BARE_CONFIG, call
 
 ADMIN_PASSWORD = "clients admin password 42"
@@ -23,21 +23,6 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 def admin_password(monkeypatch: pytest.MonkeyPatch) -> None:
     """First start creates ``admin`` (a system administrator) with this password."""
     monkeypatch.setenv("TRACKINGBMS_ADMIN_PASSWORD", ADMIN_PASSWORD)
-
-
-async def login(http: aiohttp.ClientSession, hub: Hub, username: str, password: str) -> str:
-    async with http.post(
-        f"{hub.http_url}/api/v1/auth/login", json={"username": username, "password": password}
-    ) as response:
-        body = await response.json()
-        assert response.status == 200, body
-        return str(body["data"]["access_token"])
-
-
-async def ok(http: aiohttp.ClientSession, hub: Hub, token: str, method: str, path: str, body: Any = None) -> Any:
-    status, answer = await call(http, hub, method, path, token, json=body)
-    assert status in (200, 201), (method, path, answer)
-    return answer["data"]
 
 
 async def build(http: aiohttp.ClientSession, hub: Hub, admin: str) -> None:
@@ -66,8 +51,8 @@ async def test_a_role_on_one_client_shows_its_subtree_only(start_hub: HubFactory
     hub = await start_hub(BARE_CONFIG + AUTH)
     status, _ = await call(http, hub, "GET", "/api/v1/clients")
     assert status == 401
-    await build(http, hub, await login(http, hub, "admin", ADMIN_PASSWORD))
-    ann = await login(http, hub, "ann", "ann has a long password")
+    await build(http, hub, await access_token(http, hub, "admin", ADMIN_PASSWORD))
+    ann = await access_token(http, hub, "ann", "ann has a long password")
 
     assert [c["id"] for c in await ok(http, hub, ann, "GET", "/api/v1/clients")] == ["east", "east-north"]
     assert [s["id"] for s in await ok(http, hub, ann, "GET", "/api/v1/sites")] == ["s-east", "s-north"]
@@ -100,8 +85,8 @@ async def test_writes_need_the_manage_action_where_they_land(
     start_hub: HubFactory, http: aiohttp.ClientSession
 ) -> None:
     hub = await start_hub(BARE_CONFIG + AUTH)
-    await build(http, hub, await login(http, hub, "admin", ADMIN_PASSWORD))
-    bob = await login(http, hub, "bob", "bob has a long password")
+    await build(http, hub, await access_token(http, hub, "admin", ADMIN_PASSWORD))
+    bob = await access_token(http, hub, "bob", "bob has a long password")
 
     made = await ok(http, hub, bob, "POST", "/api/v1/clients", {"id": "east-south", "name": "S", "parent_id": "east"})
     assert made["parent_id"] == "east"
@@ -130,7 +115,7 @@ async def test_writes_need_the_manage_action_where_they_land(
         status, answer = await call(http, hub, method, path, bob, json=body)
         assert status == 404 and answer["data"] is None, (method, path, answer)
     await ok(http, hub, bob, "DELETE", "/api/v1/clients/east-south")  # below his node: his to delete
-    olga = await login(http, hub, "olga", "olga has a long password")
+    olga = await access_token(http, hub, "olga", "olga has a long password")
     deleted = await ok(http, hub, olga, "DELETE", "/api/v1/clients/east?cascade=true")
     assert sorted(deleted["deleted"]) == ["east", "east-north"]
     theirs = hub.storage.for_tenant("acme")  # type: ignore[union-attr]
@@ -145,9 +130,9 @@ async def test_alert_listing_shows_only_the_nodes_the_user_may_read(
     # An installer's clients never see each other's batteries: a viewer on east must not learn of
     # the alert of west's battery through the tenant-wide alert listing.
     hub = await start_hub(BARE_CONFIG + AUTH)
-    admin = await login(http, hub, "admin", ADMIN_PASSWORD)
+    admin = await access_token(http, hub, "admin", ADMIN_PASSWORD)
     await build(http, hub, admin)
-    ann = await login(http, hub, "ann", "ann has a long password")
+    ann = await access_token(http, hub, "ann", "ann has a long password")
     status, answer = await call(http, hub, "GET", "/api/v1/alerts", ann)
     assert status == 200 and [a["id"] for a in answer["data"]] == ["a-north"]
     assert answer["meta"]["pagination"]["total"] == 1
