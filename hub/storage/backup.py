@@ -375,10 +375,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def _ask(plan: RestorePlan) -> bool:
     """Describe the restore on stderr and read y/N from stdin (end of input means no)."""
     current = "no database" if plan.set_aside is None else f"schema {plan.current_version or 'unknown'}"
-    readings = plan.snapshot.tables.get("readings", 0)
+    readings = plan.snapshot.raw_tier()
     print(
-        f"Replace {plan.target} ({current}) with {plan.backup} "
-        f"(schema {plan.snapshot.schema_version}, {readings} readings)?",
+        f"Replace {plan.target} ({current}) with {plan.backup} (schema {plan.snapshot.schema_version}, {readings})?",
         file=sys.stderr,
     )
     if plan.set_aside is not None:

@@ -174,6 +174,13 @@ class Storage(TenantDirectory, abc.ABC):
         """Audit entries of every tenant (or ``query.tenant``), newest first, ``chunk`` at a time."""
 
     @abc.abstractmethod
+    async def compact(self, before: datetime, chunk: int = 10_000) -> int:
+        """Fold every battery's raw readings of the hours that ended by ``before`` into one
+        compressed chunk per hour (about ``chunk`` readings per transaction); readings folded.
+        Reads give the same readings before and after; a reading written later into a compacted
+        hour is kept as a row and folded in by the next call."""
+
+    @abc.abstractmethod
     async def prune(self, cutoffs: Mapping[str, datetime], chunk: int = 5000) -> dict[str, int]:
         """Delete rows older than their class's cutoff (``raw`` or a rollup class), ``chunk`` rows per
         transaction; rows deleted per class. Retention is maintenance over every tenant alike: it

@@ -73,10 +73,10 @@ def _ask(plan: PgRestorePlan) -> bool:
     """Describe the restore on stderr and read y/N from stdin (end of input means no)."""
     current = "no TrackingBMS schema" if plan.current_version is None else f"schema {plan.current_version}"
     held = sum(plan.holding.values())
-    readings = plan.snapshot.tables.get("readings", 0)
+    readings = plan.snapshot.raw_tier()
     print(
         f"Replace the contents of {plan.target} ({current}, {held} rows) with {plan.backup} "
-        f"(schema {plan.snapshot.schema_version}, {readings} readings)?",
+        f"(schema {plan.snapshot.schema_version}, {readings})?",
         file=sys.stderr,
     )
     if plan.set_aside is not None:

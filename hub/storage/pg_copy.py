@@ -14,6 +14,7 @@ TABLES = (
     "sites",
     "batteries",
     "readings",
+    "reading_chunks",
     "rollups",
     "audit_log",
     "battery_state",

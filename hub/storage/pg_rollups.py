@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from hub.storage import raw_tier as raw
 from hub.storage.rollups import (
     BY_NAME,
     CLASSES,
@@ -56,9 +57,6 @@ _SELECT_BUCKETS = (
     f"SELECT bucket_start, {', '.join(_COLUMNS)} FROM rollups WHERE battery_pk = $1 AND class = $2 "
     "AND bucket_start BETWEEN $3 AND $4 ORDER BY bucket_start LIMIT $5"
 )
-_SAMPLES = (
-    "SELECT ts, voltage, current, power, soc, cells, temps FROM readings WHERE battery_pk = $1 AND ts BETWEEN $2 AND $3"
-)
 _FAR = 2**62
 _OLDEST = "SELECT " + ", ".join(
     f"(SELECT MIN(bucket_start) FROM rollups WHERE battery_pk = $1 AND class = '{c.name}')" for c in CLASSES
@@ -86,22 +84,38 @@ async def downsample(
     return downsampled(await conn.fetch(_DOWNSAMPLE, battery_pk, resolution, *span, origin, width), origin, width)
 
 
+class PgSql:
+    """The raw tier's view of an asyncpg connection."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def fetch(self, sql: str, *args: Any) -> Sequence[Sequence[Any]]:
+        return list(await self.conn.fetch(sql, *args))
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return affected(await self.conn.execute(sql, *args))
+
+
+def _sample(row: Sequence[Any]) -> Sample:
+    return sample_from_columns(row[0], row[1], row[2], row[3], row[4], row[10], row[11])
+
+
 async def read_samples(conn: Any, battery_pk: int, lo: int, hi: int, limit: int | None = None) -> list[Sample]:
     """Raw readings in [lo, hi] reduced to their metrics, oldest first."""
-    rows = await conn.fetch(f"{_SAMPLES} ORDER BY ts LIMIT $4", battery_pk, lo, hi, limit)
-    return [sample_from_columns(*row) for row in rows]
+    found = await raw.rows(PgSql(conn), battery_pk, lo, hi, -1 if limit is None else limit)
+    return [_sample(row) for row in found]
 
 
 async def newest_sample(conn: Any, battery_pk: int) -> Sample | None:
     """The newest raw reading of a battery."""
-    row = await conn.fetchrow(f"{_SAMPLES} ORDER BY ts DESC LIMIT 1", battery_pk, 0, _FAR)
-    return None if row is None else sample_from_columns(*row)
+    found = await raw.rows(PgSql(conn), battery_pk, 0, _FAR, 1, newest_first=True)
+    return _sample(found[0]) if found else None
 
 
 async def raw_bounds(conn: Any, battery_pk: int) -> tuple[int, int] | None:
     """Oldest and newest raw timestamps of a battery."""
-    row = await conn.fetchrow("SELECT MIN(ts), MAX(ts) FROM readings WHERE battery_pk = $1", battery_pk)
-    return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
+    return await raw.bounds(PgSql(conn), battery_pk)
 
 
 async def oldest(conn: Any, battery_pk: int) -> dict[str, int]:
@@ -119,8 +133,7 @@ async def oldest(conn: Any, battery_pk: int) -> dict[str, int]:
 async def count(conn: Any, battery_pk: int, resolution: str, lo: int, hi: int) -> int:
     """Rows of a table (``raw`` or a class) in [lo, hi]."""
     if resolution == RAW:
-        sql = "SELECT COUNT(*) FROM readings WHERE battery_pk = $1 AND ts BETWEEN $2 AND $3"
-        return int(await conn.fetchval(sql, battery_pk, lo, hi))
+        return await raw.count(PgSql(conn), battery_pk, lo, hi)
     sql = "SELECT COUNT(*) FROM rollups WHERE battery_pk = $1 AND class = $2 AND bucket_start BETWEEN $3 AND $4"
     return int(await conn.fetchval(sql, battery_pk, resolution, lo, hi))
 
@@ -193,15 +206,8 @@ async def rebuild_window(conn: Any, battery_pk: int, lo: int, hi: int) -> int:
 
 
 async def prune_readings(conn: Any, battery_pk: int, cutoff: int, chunk: int) -> int:
-    """Delete at most ``chunk`` of a battery's raw readings older than ``cutoff`` (5-minute aligned)."""
-    status = await conn.execute(
-        "DELETE FROM readings WHERE battery_pk = $1 AND ts IN "
-        "(SELECT ts FROM readings WHERE battery_pk = $1 AND ts < $2 ORDER BY ts LIMIT $3)",
-        battery_pk,
-        FIVE_MIN.floor(cutoff),
-        chunk,
-    )
-    return affected(status)
+    """Delete about ``chunk`` of a battery's raw readings older than ``cutoff`` (5-minute aligned)."""
+    return await raw.prune(PgSql(conn), battery_pk, FIVE_MIN.floor(cutoff), chunk)
 
 
 async def prune_rollups(conn: Any, battery_pk: int, resolution: str, cutoff: int, chunk: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -10,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.reading import Reading, utc_now
-from hub.storage import pg_audit, pg_rollups
+from hub.storage import pg_audit, pg_rollups, raw_tier
 from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, BatteryRecord, StorageError, TenantStore
 from hub.storage.packing import COLUMNS, from_row, pack_rows, to_millis
@@ -26,10 +27,6 @@ _INSERT = (
     f"INSERT INTO readings (battery_pk, {', '.join(COLUMNS)}) VALUES ({', '.join(f'${i}' for i in range(1, 16))}) "
     "ON CONFLICT (battery_pk, ts) DO UPDATE SET "  # a reading written again replaces the stored one
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:])
-)
-_SELECT = (
-    f"SELECT {', '.join(COLUMNS)} FROM readings WHERE battery_pk = "
-    "(SELECT pk FROM batteries WHERE tenant_id = $1 AND id = $2) AND ts BETWEEN $3 AND $4 ORDER BY ts DESC LIMIT $5"
 )
 # Packed row positions (tenant, battery id, ts, ...) of the columns stored as 32-bit integers.
 _INT_COLUMNS = range(3, 12)
@@ -183,16 +180,28 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
         return list(reversed(await self._select(battery_id, start, end, limit)))
 
     async def _select(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
+        """The newest ``limit`` readings in [start, end], newest first."""
+        pk = await self._pk(battery_id)
+        if pk is None:
+            return []
         lo = to_millis(start) if start else 0
         hi = to_millis(end) if end else 2**62
-        rows = await self.storage.fetch("history read", _SELECT, self.tenant_id, battery_id, lo, hi, limit)
-        return [from_row(battery_id, tuple(row)) for row in rows]
+        async with self.snapshot("history read") as conn:
+            found = await raw_tier.rows(pg_rollups.PgSql(conn), pk, lo, hi, limit, newest_first=True)
+        return [from_row(battery_id, row) for row in found]
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self, what: str) -> AsyncIterator[Any]:
+        """A connection reading one snapshot: rows and chunks seen as of one moment, whatever the
+        compactor commits in between (it moves readings from one table to the other)."""
+        async with self.storage.connection(what) as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            yield conn
 
     async def data_start(self, battery_id: str) -> dict[str, datetime]:
         pk = await self._pk(battery_id)
         if pk is None:
             return {}
-        async with self.storage.connection("history read") as conn:
+        async with self.snapshot("history read") as conn:
             found = await pg_rollups.oldest(conn, pk)
         return {name: from_millis(ms) for name, ms in found.items()}
 
@@ -201,7 +210,7 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
         if pk is None:
             return 0
         lo, hi = _bounds(resolution, start, end)
-        async with self.storage.connection("history read") as conn:
+        async with self.snapshot("history read") as conn:
             return await pg_rollups.count(conn, pk, resolution, lo, hi)
 
     async def iter_samples(
@@ -210,7 +219,7 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
         pk = await self._pk(battery_id)
         lo, hi = _bounds(RAW, start, end)
         while pk is not None and lo <= hi:
-            async with self.storage.connection("history read") as conn:
+            async with self.snapshot("history read") as conn:
                 samples = await pg_rollups.read_samples(conn, pk, lo, hi, chunk)
             if samples:
                 yield samples
@@ -224,7 +233,7 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
         pk = await self._pk(battery_id)
         lo, hi = _bounds(resolution, start, end)
         while pk is not None and lo <= hi:
-            async with self.storage.connection("history read") as conn:
+            async with self.snapshot("history read") as conn:
                 buckets = await pg_rollups.read_buckets(conn, pk, resolution, lo, hi, chunk)
             if buckets:
                 yield buckets
@@ -239,7 +248,7 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
         pk = await self._pk(battery_id)
         if pk is None:
             return []
-        async with self.storage.connection("history read") as conn:
+        async with self.snapshot("history read") as conn:
             return await pg_rollups.downsample(conn, pk, resolution, _bounds(resolution, *span), origin, width)
 
     async def rebuild_rollups(self, battery_id: str, start: datetime | None = None, end: datetime | None = None) -> int:

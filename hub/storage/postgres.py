@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from hub.storage import pg_audit, pg_rollups
+from hub.storage import pg_audit, pg_rollups, raw_tier
 from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, Storage, StorageError
+from hub.storage.chunks import window_of
 from hub.storage.packing import to_millis
 from hub.storage.pg_partitions import Partitions
 from hub.storage.pg_schema import current_schema, lock_batteries, migrate, schema_version
@@ -176,6 +177,20 @@ class PostgreSQLStorage(PgTenants, Storage):
                 written += await pg_rollups.rebuild_window(conn, battery_pk, *window)
             await asyncio.sleep(0)
         return written
+
+    async def compact(self, before: datetime, chunk: int = 10_000) -> int:
+        end = window_of(to_millis(before))  # only whole hours
+        total = 0
+        for row in await self.fetch("compaction", "SELECT pk FROM batteries ORDER BY pk"):
+            pk = int(row[0])
+            while True:  # the battery's write lock keeps the recorder out of the hour being folded
+                async with self.transaction("compaction", [pk]) as conn:
+                    folded = await raw_tier.compact(pg_rollups.PgSql(conn), pk, end, chunk)
+                if not folded:
+                    break
+                total += folded
+                await asyncio.sleep(0)
+        return total
 
     async def prune(self, cutoffs: Mapping[str, datetime], chunk: int = 5000) -> dict[str, int]:
         unknown = set(cutoffs) - {RAW, *BY_NAME}

@@ -17,10 +17,11 @@ from typing import Any
 import aiosqlite
 
 from hub.reading import Reading, utc_now
-from hub.storage import sqlite_audit
+from hub.storage import raw_tier, sqlite_audit
 from hub.storage import sqlite_rollups as rollup_sql
 from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, BatteryRecord, Storage, StorageError, TenantStore
+from hub.storage.chunks import window_of
 from hub.storage.packing import COLUMNS, from_row, pack_rows, to_millis
 from hub.storage.retention import Pruner, Retention
 from hub.storage.rollups import BY_NAME, FIVE_MIN, Bucket, Sample, from_millis
@@ -30,7 +31,6 @@ from hub.storage.sqlite_tenancy import SQLiteTenancy, SQLiteTenants
 _LOGGER = logging.getLogger(__name__)
 
 _MIGRATIONS_PACKAGE = "hub.storage.migrations.sqlite"
-_SELECT = ", ".join(f"r.{c}" for c in COLUMNS)
 # battery_pk is looked up once per batch (_pks), not by a subquery per row.
 _INSERT = (
     f"INSERT OR REPLACE INTO readings (battery_pk, {', '.join(COLUMNS)}) VALUES (?, {', '.join('?' * len(COLUMNS))})"
@@ -146,14 +146,29 @@ class SQLiteStorage(SQLiteTenants, Storage):
             await asyncio.sleep(0)
         return written
 
+    async def _battery_pks(self) -> list[int]:
+        async with self.db.execute("SELECT pk FROM batteries ORDER BY pk") as cur:
+            return [int(row[0]) for row in await cur.fetchall()]
+
+    async def compact(self, before: datetime, chunk: int = 10_000) -> int:
+        end = window_of(to_millis(before))  # only whole hours
+        total = 0
+        for pk in await self._battery_pks():
+            while True:
+                async with self.transaction("compaction") as db:
+                    folded = await raw_tier.compact(rollup_sql.SQLiteSql(db), pk, end, chunk)
+                if not folded:
+                    break
+                total += folded
+                await asyncio.sleep(0)  # let the recorder and API in between hours
+        return total
+
     async def prune(self, cutoffs: Mapping[str, datetime], chunk: int = 5000) -> dict[str, int]:
         unknown = set(cutoffs) - {rollup_sql.RAW, *BY_NAME}
         if unknown:
             raise ValueError(f"unknown storage classes {sorted(unknown)}")
-        async with self.db.execute("SELECT pk FROM batteries ORDER BY pk") as cur:
-            pks = [int(row[0]) for row in await cur.fetchall()]
         result = dict.fromkeys(cutoffs, 0)
-        for pk in pks:
+        for pk in await self._battery_pks():
             for name, cutoff in cutoffs.items():
                 result[name] += await self._prune_class(pk, name, to_millis(cutoff), chunk)
         return result
@@ -292,14 +307,14 @@ class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, TenantStore):
         return list(reversed(await self._select(battery_id, start, end, limit)))
 
     async def _select(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
+        """The newest ``limit`` readings in [start, end], newest first."""
+        pk = await self._pk(battery_id)
+        if pk is None:
+            return []
         lo = to_millis(start) if start else 0
         hi = to_millis(end) if end else 2**62
-        async with self.storage.db.execute(
-            f"SELECT {_SELECT} FROM readings r JOIN batteries b ON b.pk = r.battery_pk "
-            "WHERE b.tenant_id = ? AND b.id = ? AND r.ts BETWEEN ? AND ? ORDER BY r.ts DESC LIMIT ?",
-            (self.tenant_id, battery_id, lo, hi, limit),
-        ) as cur:
-            return [from_row(battery_id, tuple(row)) for row in await cur.fetchall()]
+        found = await raw_tier.rows(rollup_sql.SQLiteSql(self.storage.db), pk, lo, hi, limit, newest_first=True)
+        return [from_row(battery_id, row) for row in found]
 
     async def data_start(self, battery_id: str) -> dict[str, datetime]:
         pk = await self._pk(battery_id)

@@ -63,6 +63,10 @@ class Snapshot:
         """Whether the file has the hub's migration table."""
         return "schema_migrations" in self.tables
 
+    def raw_tier(self) -> str:
+        """The raw readings held, for a confirmation prompt: rows and compacted hours."""
+        return f"{self.tables.get('readings', 0)} reading rows, {self.tables.get('reading_chunks', 0)} compacted hours"
+
 
 @dataclass(frozen=True, slots=True)
 class BackupInfo:

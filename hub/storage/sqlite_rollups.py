@@ -5,11 +5,14 @@ Every function works on an open connection inside the caller's transaction; the 
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import aiosqlite
 
+from hub.storage import raw_tier as raw
 from hub.storage.rollups import (
     BY_NAME,
     CLASSES,
@@ -57,12 +60,28 @@ _SELECT_BUCKETS = (
     f"SELECT bucket_start, {', '.join(_COLUMNS)} FROM rollups WHERE battery_pk = ? AND class = ? "
     "AND bucket_start BETWEEN ? AND ? ORDER BY bucket_start LIMIT ?"
 )
-_SELECT_SAMPLES = (
-    "SELECT ts, voltage, current, power, soc, cells, temps FROM readings "
-    "WHERE battery_pk = ? AND ts BETWEEN ? AND ? ORDER BY ts LIMIT ?"
-)
 _FAR = 2**62
 _DOWNSAMPLE = downsample_sql("?")
+
+
+class SQLiteSql:
+    """The raw tier's view of an aiosqlite connection (``$n`` placeholders read as ``?n``)."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+
+    async def fetch(self, sql: str, *args: Any) -> Sequence[Sequence[Any]]:
+        async with self.db.execute(_numbered(sql), args) as cur:
+            return list(await cur.fetchall())
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        cur = await self.db.execute(_numbered(sql), args)
+        return max(cur.rowcount, 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _numbered(sql: str) -> str:
+    return re.sub(r"\$(\d+)", r"?\1", sql)
 
 
 def _params(battery_pk: int, resolution: str, bucket: Bucket) -> tuple[Any, ...]:
@@ -92,28 +111,22 @@ async def downsample(
 
 async def read_samples(db: aiosqlite.Connection, battery_pk: int, lo: int, hi: int, limit: int = -1) -> list[Sample]:
     """Raw readings in [lo, hi] reduced to their metrics, oldest first."""
-    async with db.execute(_SELECT_SAMPLES, (battery_pk, lo, hi, limit)) as cur:
-        return [sample_from_columns(*row) for row in await cur.fetchall()]
+    return [_sample(row) for row in await raw.rows(SQLiteSql(db), battery_pk, lo, hi, limit)]
+
+
+def _sample(row: Sequence[Any]) -> Sample:
+    return sample_from_columns(row[0], row[1], row[2], row[3], row[4], row[10], row[11])
 
 
 async def newest_sample(db: aiosqlite.Connection, battery_pk: int) -> Sample | None:
     """The newest raw reading of a battery."""
-    async with db.execute(_SELECT_SAMPLES.replace("ORDER BY ts", "ORDER BY ts DESC"), (battery_pk, 0, _FAR, 1)) as cur:
-        row = await cur.fetchone()
-    return None if row is None else sample_from_columns(*row)
+    found = await raw.rows(SQLiteSql(db), battery_pk, 0, _FAR, 1, newest_first=True)
+    return _sample(found[0]) if found else None
 
 
 async def raw_bounds(db: aiosqlite.Connection, battery_pk: int) -> tuple[int, int] | None:
     """Oldest and newest raw timestamps of a battery."""
-    # Two subqueries: SQLite answers a lone MIN or MAX from the key, but MIN and MAX together
-    # in one SELECT scan every row of the battery (36 ms for a year of minutes).
-    async with db.execute(
-        "SELECT (SELECT MIN(ts) FROM readings WHERE battery_pk = ?1), "
-        "(SELECT MAX(ts) FROM readings WHERE battery_pk = ?1)",
-        (battery_pk,),
-    ) as cur:
-        row = await cur.fetchone()
-    return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
+    return await raw.bounds(SQLiteSql(db), battery_pk)
 
 
 async def oldest(db: aiosqlite.Connection, battery_pk: int) -> dict[str, int]:
@@ -135,11 +148,9 @@ async def oldest(db: aiosqlite.Connection, battery_pk: int) -> dict[str, int]:
 async def count(db: aiosqlite.Connection, battery_pk: int, resolution: str, lo: int, hi: int) -> int:
     """Rows of a table (``raw`` or a class) in [lo, hi]."""
     if resolution == RAW:
-        sql, args = "SELECT COUNT(*) FROM readings WHERE battery_pk = ? AND ts BETWEEN ? AND ?", (battery_pk, lo, hi)
-    else:
-        sql = "SELECT COUNT(*) FROM rollups WHERE battery_pk = ? AND class = ? AND bucket_start BETWEEN ? AND ?"
-        args = (battery_pk, resolution, lo, hi)  # type: ignore[assignment]
-    async with db.execute(sql, args) as cur:
+        return await raw.count(SQLiteSql(db), battery_pk, lo, hi)
+    sql = "SELECT COUNT(*) FROM rollups WHERE battery_pk = ? AND class = ? AND bucket_start BETWEEN ? AND ?"
+    async with db.execute(sql, (battery_pk, resolution, lo, hi)) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
 
@@ -232,15 +243,9 @@ def rebuild_windows(lo: int, hi: int, days: int = 1) -> list[tuple[int, int]]:
 
 
 async def prune_readings(db: aiosqlite.Connection, battery_pk: int, cutoff: int, chunk: int) -> int:
-    """Delete at most ``chunk`` of a battery's raw readings older than ``cutoff`` (5-minute aligned,
+    """Delete about ``chunk`` of a battery's raw readings older than ``cutoff`` (5-minute aligned,
     so the oldest 5-minute bucket left can still be rebuilt from complete raw readings)."""
-    cutoff = FIVE_MIN.floor(cutoff)
-    cur = await db.execute(
-        "DELETE FROM readings WHERE battery_pk = ? AND ts IN "
-        "(SELECT ts FROM readings WHERE battery_pk = ? AND ts < ? ORDER BY ts LIMIT ?)",
-        (battery_pk, battery_pk, cutoff, chunk),
-    )
-    return max(cur.rowcount, 0)
+    return await raw.prune(SQLiteSql(db), battery_pk, FIVE_MIN.floor(cutoff), chunk)
 
 
 async def prune_rollups(db: aiosqlite.Connection, battery_pk: int, resolution: str, cutoff: int, chunk: int) -> int:

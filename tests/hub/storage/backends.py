@@ -166,8 +166,8 @@ def _reading(battery: str, second: int, voltage: float) -> Reading:
 
 
 async def populate(storage: Storage) -> None:
-    """Batteries of two tenants, readings across a month end (with a late batch), state, audit,
-    alerts with events, rules, the outbox and a client tree."""
+    """Batteries of two tenants, readings across a month end (with a late batch into a compacted
+    hour), state, audit, alerts with events, rules, the outbox and a client tree."""
     if "other" not in {row[0] for row in await sql(storage, "SELECT id FROM tenants")}:
         await add_tenant(storage, "other")
     mine, theirs = storage.for_tenant(DEFAULT_TENANT), storage.for_tenant("other")
@@ -175,6 +175,7 @@ async def populate(storage: Storage) -> None:
         await store.ensure_battery("garage", "Garage", "daly")
     await mine.ensure_battery("shed", "Shed", "jbd")
     await mine.write_readings([_reading("garage", s, 52.0 + s / 1000) for s in range(0, 7200, 30)])
+    await storage.compact(T_DATA + timedelta(hours=1))  # copies and backups carry both raw tables
     await mine.write_readings([_reading("garage", s, 49.0) for s in range(15, 3600, 600)])  # late: rebuilds
     await mine.write_readings([_reading("shed", s, 13.1) for s in range(0, 900, 10)])
     await theirs.write_readings([_reading("garage", s, 24.0) for s in range(0, 600, 60)])

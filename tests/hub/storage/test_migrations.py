@@ -8,11 +8,9 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from hub.reading import Reading, Temperature
-from hub.storage import sqlite_rollups as rollup_sql
 from hub.storage.packing import COLUMNS, to_row
 from hub.storage.records import AlertRecord
 from hub.storage.sqlite import SQLiteStorage, migrations
@@ -67,14 +65,20 @@ def old_database(path: Path, version: int) -> None:
             )
 
 
-async def roll_up_as_the_recorder_did(path: Path) -> None:
-    """From version 4 on the recorder rolled readings up as it wrote them: give the file those rollups."""
-    async with aiosqlite.connect(path) as db:
-        bounds = await rollup_sql.raw_bounds(db, 1)
-        assert bounds is not None
-        for window in rollup_sql.rebuild_windows(bounds[0], bounds[1] + 1):
-            await rollup_sql.rebuild_window(db, 1, *window)
-        await db.commit()
+async def roll_up_as_the_recorder_did(path: Path, tmp_path: Path) -> None:
+    """From version 4 on the recorder rolled readings up as it wrote them: give the file those
+    rollups (the buckets a newest-version database builds for the same readings)."""
+    rolled = tmp_path / "rolled.db"
+    storage = SQLiteStorage(rolled)
+    await storage.open()
+    try:
+        await storage.for_tenant("default").ensure_battery("pack", "Pack", "daly")
+        await storage.for_tenant("default").write_readings(sample_readings(30))
+    finally:
+        await storage.close()
+    with sqlite3.connect(path) as db:
+        db.execute("ATTACH DATABASE ? AS rolled", (str(rolled),))
+        assert db.execute("INSERT INTO rollups SELECT * FROM rolled.rollups").rowcount > 0
 
 
 async def fresh_history(tmp_path: Path) -> list[dict[str, object]]:
@@ -95,7 +99,7 @@ async def test_upgrade_from_every_earlier_version_keeps_the_data(tmp_path: Path,
     path = tmp_path / f"v{version}.db"
     old_database(path, version)
     if version >= 4:
-        await roll_up_as_the_recorder_did(path)
+        await roll_up_as_the_recorder_did(path, tmp_path)
     storage = SQLiteStorage(path)
     await storage.open()
     try:
