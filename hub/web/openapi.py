@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import voluptuous as vol
@@ -77,11 +77,31 @@ def json_schema(schema: Any) -> dict[str, Any]:
     return dict(_nullable_31(converted))
 
 
-def _documented(schema: Any, where: str) -> dict[str, Any]:
+def _closed(schema: Any) -> Any:
+    """Mark the objects of a body that refuses unknown keys with ``additionalProperties: false``:
+    voluptuous refuses them (422) but the converter leaves the keyword out. A nested object that
+    allows extra keys says so already (``true``) and keeps its own rule below it."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, dict) or schema.get("additionalProperties") is True:
+        return schema
+    result = {key: _closed(value) for key, value in schema.items()}
+    if "properties" in result and "additionalProperties" not in result:
+        result["additionalProperties"] = False
+    return result
+
+
+def body_json_schema(schema: vol.Schema) -> dict[str, Any]:
+    """A request body's JSON Schema, closed to unknown keys when voluptuous refuses them."""
+    converted = json_schema(schema)
+    return dict(_closed(converted)) if schema.extra == vol.PREVENT_EXTRA else converted
+
+
+def _documented(schema: Any, where: str, convert: Callable[[Any], dict[str, Any]] | None = None) -> dict[str, Any]:
     """``json_schema``, or "any value" marked ``x-schema-error`` (logged) so one odd validator cannot
     take the whole document down; the tests fail on any such mark."""
     try:
-        return json_schema(schema)
+        return dict((convert or json_schema)(schema))
     except Exception as err:
         _LOGGER.error("Cannot document the schema of %s: %s: %s", where, type(err).__name__, err)
         return {**ANY_JSON, "x-schema-error": f"{type(err).__name__}: {err}"}
@@ -183,7 +203,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             "required": not _accepts_nothing(endpoint),
             "content": {
                 "application/json": {
-                    "schema": _documented(endpoint.body_schema(), f"{endpoint.method} {endpoint.path}")
+                    "schema": _documented(
+                        endpoint.body_schema(), f"{endpoint.method} {endpoint.path}", body_json_schema
+                    )
                 }
             },
         }

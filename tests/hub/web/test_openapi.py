@@ -7,11 +7,12 @@ from typing import Any
 
 import aiohttp
 import jsonschema
+import pytest
 import voluptuous as vol
 from openapi_spec_validator import validate
 
 from hub.core import Hub
-from hub.web.openapi import json_schema, openapi_path
+from hub.web.openapi import body_json_schema, json_schema, openapi_path
 from hub.web.params import int_range, iso_time
 from tests.helpers import HubFactory, wait_for
 
@@ -53,6 +54,7 @@ async def test_document_is_valid_openapi_31(start_hub: HubFactory, http: aiohttp
     assert {"401", "403", "404", "422", "200"} <= set(configure["responses"])
     body = configure["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["action"] and "soc" in body["properties"]["action"]["enum"]
+    assert body["additionalProperties"] is False  # the server answers 422 to an unknown key
     assert doc["paths"]["/api/v1/core/health"]["get"]["security"] == []
     logs = {p["name"]: p for p in doc["paths"]["/api/v1/core/logs"]["get"]["parameters"]}
     assert logs["per_page"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}
@@ -103,3 +105,20 @@ def test_converter_writes_31_types_and_described_validators() -> None:
     assert converted["required"] == ["a"]
     assert json_schema(vol.In(["x", None])) == {"type": ["string", "null"], "enum": ["x", None]}
     assert openapi_path("/files/{name:.*}") == "/files/{name}"
+
+
+def test_a_body_closed_to_unknown_keys_says_so_at_every_level_but_where_extra_keys_are_allowed() -> None:
+    open_part = vol.Schema({"free": str}, extra=vol.ALLOW_EXTRA)
+    schema = vol.Schema({vol.Required("a"): {"b": int, "c": [{"d": str}]}, "e": open_part, "m": {str: int}})
+    closed = body_json_schema(schema)
+    nested = closed["properties"]["a"]
+    assert closed["additionalProperties"] is False and nested["additionalProperties"] is False
+    assert nested["properties"]["c"]["items"]["additionalProperties"] is False
+    assert closed["properties"]["e"]["additionalProperties"] is True  # allows extra keys: left as is
+    assert closed["properties"]["m"]["additionalProperties"] == {"type": "integer"}  # a mapping of any keys
+    for document, body in ((closed, {"a": {"b": 1, "x": 2}}), (closed, {"z": 1})):
+        with pytest.raises(vol.Invalid):  # what the document refuses, voluptuous refuses too
+            schema(body)
+        assert not jsonschema.Draft202012Validator(document).is_valid(body)
+    allowed = vol.Schema({"a": int}, extra=vol.ALLOW_EXTRA)
+    assert body_json_schema(allowed).get("additionalProperties", True) is True
