@@ -77,7 +77,7 @@ async def _known(hub: Hub, store: TenantStore, battery_id: str) -> Coordinator |
     raise ApiError(404, f"unknown battery {battery_id!r}")
 
 
-async def _latest(request: web.Request) -> tuple[Coordinator | None, Reading, dict[str, Any]]:
+async def _latest(request: web.Request) -> tuple[Reading, dict[str, Any]]:
     """The newest processed reading of a battery, with freshness in meta; 404 if none yet."""
     hub = app_module.get_hub(request)
     battery_id = request.match_info["id"]
@@ -92,7 +92,7 @@ async def _latest(request: web.Request) -> tuple[Coordinator | None, Reading, di
     # battery has no link: its readings are made from its members' (stale: null).
     stale = None if coordinator is None else state != LinkState.ONLINE.value
     meta = {"link_state": state, "age_s": round(age, 3), "stale": stale}
-    return coordinator, reading, meta
+    return reading, meta
 
 
 async def list_batteries(request: web.Request) -> web.Response:
@@ -146,7 +146,7 @@ async def status(request: web.Request) -> web.Response:
 
 async def data(request: web.Request) -> web.Response:
     """The newest reading."""
-    _, reading, meta = await _latest(request)
+    reading, meta = await _latest(request)
     return envelope(request, reading.to_dict(), meta=meta)
 
 
@@ -203,7 +203,7 @@ def _wants_csv(request: web.Request) -> bool:
 
 async def cells(request: web.Request) -> web.Response:
     """Cell voltages with 1-based indices, balancing flags and extremes."""
-    _, reading, meta = await _latest(request)
+    reading, meta = await _latest(request)
     balancing = set(reading.balancing)
     body = reading.to_dict()
     result = {
@@ -220,14 +220,14 @@ async def cells(request: web.Request) -> web.Response:
 
 async def temperatures(request: web.Request) -> web.Response:
     """Temperature sensors of the newest reading."""
-    _, reading, meta = await _latest(request)
+    reading, meta = await _latest(request)
     body = reading.to_dict()
     return envelope(request, {"timestamp": body["timestamp"], "temperatures": body["temperatures"]}, meta=meta)
 
 
 async def alarms(request: web.Request) -> web.Response:
     """The BMS's own active alarms in the newest reading."""
-    _, reading, meta = await _latest(request)
+    reading, meta = await _latest(request)
     body = reading.to_dict()
     return envelope(request, {"timestamp": body["timestamp"], "alarms": body["alarms"]}, meta=meta)
 
