@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 ANONYMOUS = "anonymous"  # the actor of a write made without any principal
+AUDITED = web.RequestKey("audited", bool)  # this request's outcome is in the audit log already
 EXPORT_CHUNK = 500
 
 
@@ -77,6 +78,7 @@ async def record(
     )
     if hub.storage is None:
         raise ApiError(503, "Storage is not running")
+    request[AUDITED] = True
     try:
         await hub.storage.for_tenant(tenant or own_tenant).add_audit(entry)
     except Exception:

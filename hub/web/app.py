@@ -12,6 +12,7 @@ from hub.auth.middleware import auth_middleware
 from hub.registry import Health
 from hub.web import api_audit, api_bms, api_control, api_core, openapi, ratelimit, stream
 from hub.web.api import validation_middleware
+from hub.web.denied_audit import denied_write_audit_middleware
 from hub.web.envelope import envelope_middleware
 from hub.web.gateway import cors_middleware, request_log_middleware, security_headers_middleware
 
@@ -53,7 +54,7 @@ def middlewares(http: dict[str, Any]) -> list[Middleware]:
         chain.append(security_headers_middleware(headers))
     chain.append(cors_middleware(http.get("cors") or {}))
     # Per address before auth (bad tokens count too), per user after it (the principal is known).
-    chain += [envelope_middleware, ratelimit.ip_rate_limit_middleware, auth_middleware]
+    chain += [envelope_middleware, denied_write_audit_middleware, ratelimit.ip_rate_limit_middleware, auth_middleware]
     chain += [ratelimit.user_rate_limit_middleware, validation_middleware]
     return chain
 

@@ -217,3 +217,36 @@ async def test_who_is_the_logged_in_user_and_only_admins_read(
     assert (await call(http, hub, "GET", "/api/v1/audit", token=boss, tenant="other"))[0] == 403
     status, body, _ = await call(http, hub, "GET", "/api/v1/audit", token=root, tenant="other")
     assert status == 200 and [e["actor"] for e in body["data"]] == ["eve"]  # a system admin picks a tenant
+
+
+async def test_a_write_refused_with_403_is_audited_once_without_its_body(
+    start_hub: HubFactory, http: aiohttp.ClientSession, admin_password: str
+) -> None:
+    hub = await start_hub(AUTH_CONFIG)
+    root, _ = await login(http, hub, "admin", admin_password)
+    viewer = await add_user(http, hub, root, "vic", "viewer", "tenant")
+    secret = "a password the log must not keep"
+    status, body, headers = await call(
+        http, hub, "POST", "/api/v1/users", {"username": "mallory", "password": secret}, viewer
+    )
+    assert status == 403, body
+    assert (await call(http, hub, "GET", "/api/v1/audit", token=viewer))[0] == 403  # a refused read: not audited
+    status, body, _ = await call(http, hub, "GET", "/api/v1/audit", token=root, action="request.denied")
+    assert status == 200, body
+    (entry,) = body["data"]
+    assert (entry["actor"], entry["result"], entry["target"]) == ("vic", "rejected", "POST /api/v1/users")
+    assert entry["request_id"] == headers["X-Request-ID"] and "Not allowed" in entry["details"]["reason"]
+    assert secret not in json.dumps(body) and "mallory" not in json.dumps(body)
+
+
+async def test_a_refusal_its_handler_audited_is_not_recorded_twice(
+    start_hub: HubFactory, http: aiohttp.ClientSession
+) -> None:
+    hub = await start_hub(CONFIG)
+    status, body, _ = await call(http, hub, "POST", "/api/v1/bms/connect", BATTERY)  # control: false by default
+    assert status == 201, body
+    status, body, _ = await call(http, hub, "POST", "/api/v1/bms/configure/extra", {"action": "soc", "value": 50})
+    assert status == 403, body  # the handler audits its refusal (bms.soc, rejected)
+    status, body, _ = await call(http, hub, "GET", "/api/v1/audit")
+    assert status == 200, body
+    assert [e["action"] for e in body["data"] if e["result"] == "rejected"] == ["bms.soc"]
