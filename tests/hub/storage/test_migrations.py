@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from hub.reading import Reading, Temperature
+from hub.storage.base import Storage
 from hub.storage.packing import COLUMNS, to_row
 from hub.storage.records import AlertRecord
 from hub.storage.sqlite import SQLiteStorage, migrations
@@ -65,25 +66,8 @@ def old_database(path: Path, version: int) -> None:
             )
 
 
-async def roll_up_as_the_recorder_did(path: Path, tmp_path: Path) -> None:
-    """From version 4 on the recorder rolled readings up as it wrote them: give the file those
-    rollups (the buckets a newest-version database builds for the same readings)."""
-    rolled = tmp_path / "rolled.db"
-    storage = SQLiteStorage(rolled)
-    await storage.open()
-    try:
-        await storage.for_tenant("default").ensure_battery("pack", "Pack", "daly")
-        await storage.for_tenant("default").write_readings(sample_readings(30))
-    finally:
-        await storage.close()
-    with sqlite3.connect(path) as db:
-        db.execute("ATTACH DATABASE ? AS rolled", (str(rolled),))
-        assert db.execute("INSERT INTO rollups SELECT * FROM rolled.rollups").rowcount > 0
-
-
-async def fresh_history(tmp_path: Path) -> list[dict[str, object]]:
-    """The same readings written through a database created at the newest version."""
-    storage = SQLiteStorage(tmp_path / "fresh.db")
+async def written_fresh(storage: Storage) -> list[dict[str, object]]:
+    """Write the sample readings into a storage at the newest version; its history of them."""
     await storage.open()
     try:
         store = storage.for_tenant("default")
@@ -92,6 +76,21 @@ async def fresh_history(tmp_path: Path) -> list[dict[str, object]]:
         return [r.to_dict() for r in await store.history("pack", None, None, 100)]
     finally:
         await storage.close()
+
+
+async def roll_up_as_the_recorder_did(path: Path, tmp_path: Path) -> None:
+    """From version 4 on the recorder rolled readings up as it wrote them: give the file those
+    rollups (the buckets a newest-version database builds for the same readings)."""
+    rolled = tmp_path / "rolled.db"
+    await written_fresh(SQLiteStorage(rolled))
+    with sqlite3.connect(path) as db:
+        db.execute("ATTACH DATABASE ? AS rolled", (str(rolled),))
+        assert db.execute("INSERT INTO rollups SELECT * FROM rolled.rollups").rowcount > 0
+
+
+async def fresh_history(tmp_path: Path) -> list[dict[str, object]]:
+    """The same readings written through a database created at the newest version."""
+    return await written_fresh(SQLiteStorage(tmp_path / "fresh.db"))
 
 
 @pytest.mark.parametrize("version", [v for v, _, _ in migrations()[:-1]])

@@ -16,7 +16,7 @@ from hub.storage.pg_partitions import Partitions, month_of
 from hub.storage.pg_schema import migrate, migrations
 from hub.storage.records import AlertRecord
 from tests.hub.storage.backends import Location, drop_schema, in_thread, require_postgresql
-from tests.hub.storage.test_migrations import T0, fresh_history, sample_readings
+from tests.hub.storage.test_migrations import T0, fresh_history, sample_readings, written_fresh
 
 LATEST = migrations()[-1][0]
 _INSERT = f"INSERT INTO readings (battery_pk, {', '.join(COLUMNS)}) VALUES ({', '.join(f'${i}' for i in range(1, 16))})"
@@ -29,17 +29,6 @@ def rolled_location(tmp_path: Path) -> Iterator[Location]:
     place = Location("postgresql", tmp_path / "unused.db", f"t_{uuid.uuid4().hex}")
     yield place
     in_thread(drop_schema(place.schema))
-
-
-async def recorder_rollups(rolled: Location) -> None:
-    """The buckets the recorder of version 4 or later wrote along with the readings."""
-    storage = rolled.make()
-    await storage.open()
-    try:
-        await storage.for_tenant("default").ensure_battery("pack", "Pack", "daly")
-        await storage.for_tenant("default").write_readings(sample_readings(30))
-    finally:
-        await storage.close()
 
 
 async def old_schema(location: Location, version: int, rolled: Location) -> None:
@@ -66,7 +55,7 @@ async def old_schema(location: Location, version: int, rolled: Location) -> None
             state = json.dumps({"version": 1, "charged_kwh": 12.5, "discharged_kwh": 3.0})
             await conn.execute("INSERT INTO battery_state VALUES ('default', 'pack', 'energy', $1, now())", state)
         if version >= 4:
-            await recorder_rollups(rolled)
+            await written_fresh(rolled.make())  # the buckets the recorder of version 4 on wrote
             await conn.execute(f'INSERT INTO rollups SELECT * FROM "{rolled.schema}".rollups')
     finally:
         await conn.close()
