@@ -1,8 +1,7 @@
 """Ingest: 16-cell, 4-sensor readings through bus -> processors -> writer -> SQLite, against plain
 ``sqlite3.executemany`` of the very same rows into the very same table (batches of 1,000 per
-transaction, WAL, synchronous=NORMAL, no processing), measured in one run.
-
-Also prints the bytes on disk per reading of the raw tier.
+transaction, WAL, synchronous=NORMAL, no processing), measured in one run. (Bytes on disk per
+reading: benchmarks/storage_size.py.)
 
     .venv/bin/python benchmarks/storage_ingest.py [--readings N] [--batteries B]
 """
@@ -58,8 +57,8 @@ def make_readings(count: int, batteries: int) -> list[Reading]:
     return readings
 
 
-async def ours(readings: list[Reading], batteries: int, path: Path) -> tuple[float, int]:
-    """Seconds to store every reading through the hub's own path, and the database size."""
+async def ours(readings: list[Reading], batteries: int, path: Path) -> float:
+    """Seconds to store every reading through the hub's own path."""
     manager = PluginManager()
     manager.discover([])
     manager.collect()
@@ -91,7 +90,7 @@ async def ours(readings: list[Reading], batteries: int, path: Path) -> tuple[flo
     await pipeline.close()
     bus.close()
     await storage.close()
-    return elapsed, _size(path)
+    return elapsed
 
 
 def baseline(readings: list[Reading], batteries: int, path: Path) -> float:
@@ -120,27 +119,6 @@ async def _create(path: Path, batteries: int) -> None:
     await storage.close()
 
 
-def _size(path: Path) -> int:
-    """Bytes of the database after a checkpoint (WAL folded in)."""
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.execute("VACUUM")
-    db.close()
-    return path.stat().st_size
-
-
-def raw_bytes_per_reading(path: Path) -> float:
-    """Bytes of the readings table (and its key) per row, from SQLite's page accounting."""
-    db = sqlite3.connect(path)
-    try:
-        pages = db.execute("SELECT SUM(pgsize) FROM dbstat WHERE name = 'readings'").fetchone()[0]
-        count = db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
-    except sqlite3.OperationalError:  # dbstat not compiled in: fall back to the whole file
-        pages, count = path.stat().st_size, db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
-    db.close()
-    return float(pages) / max(1, count)
-
-
 def target(metric: str, value: float, unit: str, goal: str, met: bool) -> str:
     return json.dumps({"metric": metric, "value": round(value, 3), "unit": unit, "target": goal, "met": met})
 
@@ -153,18 +131,15 @@ def main() -> None:
     readings = make_readings(args.readings, args.batteries)
     with tempfile.TemporaryDirectory() as tmp:
         base_s = baseline(readings, args.batteries, Path(tmp) / "baseline.db")
-        ours_s, _ = asyncio.run(ours(readings, args.batteries, Path(tmp) / "ours.db"))
-        per_reading = raw_bytes_per_reading(Path(tmp) / "ours.db")
+        ours_s = asyncio.run(ours(readings, args.batteries, Path(tmp) / "ours.db"))
     ours_rate, base_rate = args.readings / ours_s, args.readings / base_s
     ratio = ours_rate / base_rate
     print(f"readings: {args.readings} of {args.batteries} batteries, 16 cells, 4 temperatures")
     print(f"baseline executemany: {base_rate:,.0f} readings/s ({base_s:.2f} s)")
     print(f"ours (bus, processors, writer with rollups): {ours_rate:,.0f} readings/s ({ours_s:.2f} s)")
     print(f"ratio ours / baseline: {ratio:.2f} (target >= 0.5)")
-    print(f"raw tier on disk: {per_reading:.1f} bytes per reading (target <= 40)")
     print(target("ingest_readings_per_second", ours_rate, "readings/s", ">= 50000", ours_rate >= 50_000))
     print(target("ingest_ratio_to_executemany", ratio, "ratio", ">= 0.5", ratio >= 0.5))
-    print(target("raw_bytes_per_reading", per_reading, "bytes", "<= 40", per_reading <= 40))
 
 
 if __name__ == "__main__":

@@ -113,22 +113,23 @@ class Pipeline:
         self, steps: Steps, reading: Reading, current: Reading | None, start: int
     ) -> tuple[Reading | None, int, Awaitable[Any] | None]:
         """Run steps from ``start`` while they answer plainly; stop at one that gives an awaitable."""
-        for index in range(start, len(steps)):
+        degraded = self._degraded  # a set changed in place, never replaced
+        index = start
+        for name, processor in steps[start:] if start else steps:
             if current is None:
                 return None, index, None
-            name, processor = steps[index]
             try:
                 result = processor.process(current)
                 # Per reading and step: the plain (synchronous) result is checked first, cheaply.
-                if result is None or isinstance(result, Reading) or not inspect.isawaitable(result):
-                    current = result
-                else:
+                if result is not None and not isinstance(result, Reading) and inspect.isawaitable(result):
                     return current, index, result
-                if self._degraded:
+                current = result
+                if degraded:
                     self._recovered(name)
             except Exception as err:
                 self._failed(name, reading, err)
-        return current, len(steps), None
+            index += 1
+        return current, index, None
 
     def _failed(self, name: str, reading: Reading, err: Exception) -> None:
         _LOGGER.exception("Processor %s failed on a reading of %s", name, reading.battery_id, exc_info=err)

@@ -18,6 +18,7 @@ _STATES = [None, *BatteryState]
 _STATE_INDEX = {state: i for i, state in enumerate(_STATES)}
 _TEMP = struct.Struct("<hBB")  # 0.1 °C, kind, 1-based sensor number
 _CELL_STRUCTS = {n: struct.Struct(f"<{n}H") for n in range(1, 65)}  # built once, not per reading
+_TEMP_STRUCTS = {n: struct.Struct("<" + "hBB" * n) for n in range(1, 17)}  # n sensors in one call
 
 # Column order of the readings table after battery_pk.
 COLUMNS = (
@@ -49,10 +50,6 @@ def to_millis(moment: datetime) -> int:
     return (moment - _EPOCH) // _MILLISECOND
 
 
-def _scaled(value: float | None, scale: float) -> int | None:
-    return None if value is None else round(value * scale)
-
-
 def _unscaled(value: int | None, scale: float) -> float | None:
     return None if value is None else value / scale
 
@@ -66,10 +63,13 @@ def _index(found: dict[Any, int], values: list[Any], value: Any) -> int:
 
 def _flags(reading: Reading) -> int:
     # bits 0-1 charge MOS (0 unknown, 2 off, 3 on), bits 2-3 discharge MOS, bits 4-5 state index.
-    def tri(value: bool | None) -> int:
-        return 0 if value is None else (3 if value else 2)
-
-    return tri(reading.charge_mos) | tri(reading.discharge_mos) << 2 | _index(_STATE_INDEX, _STATES, reading.state) << 4
+    charge, discharge = reading.charge_mos, reading.discharge_mos
+    state = _STATE_INDEX.get(reading.state)
+    return (
+        (0 if charge is None else (3 if charge else 2))
+        | (0 if discharge is None else (3 if discharge else 2)) << 2
+        | (_STATES.index(reading.state) if state is None else state) << 4
+    )
 
 
 def _unflags(flags: int) -> tuple[bool | None, bool | None, BatteryState | None]:
@@ -126,23 +126,8 @@ def unpack_temperatures(blob: bytes | None) -> tuple[Temperature, ...]:
 
 
 def to_row(reading: Reading) -> tuple[Any, ...]:
-    """The column values of a reading, in COLUMNS order."""
-    return (
-        to_millis(reading.timestamp),
-        _scaled(reading.voltage, 100),
-        _scaled(reading.current, 100),
-        _scaled(reading.power, 10),
-        _scaled(reading.soc, 10),
-        _scaled(reading.soh, 10),
-        _flags(reading),
-        reading.cycles,
-        _scaled(reading.remaining_capacity_ah, 1000),
-        _scaled(reading.rated_capacity_ah, 1000),
-        pack_cells(reading.cells),
-        pack_temperatures(reading.temperatures),
-        bytes(reading.balancing) if reading.balancing else None,
-        json.dumps([[a.code, a.text, a.level.value] for a in reading.alarms]) if reading.alarms else None,
-    )
+    """The column values of a reading, in COLUMNS order (the writer's own packing, without a pk)."""
+    return _packed(reading, None)[0][1:]
 
 
 def from_row(battery_id: str, row: tuple[Any, ...]) -> Reading:
@@ -176,11 +161,115 @@ def pack_rows(tenant_id: str, readings: Sequence[Reading]) -> list[tuple[Any, ..
     for reading in readings:
         try:
             rows.append((tenant_id, reading.battery_id, *to_row(reading)))
-        except (ValueError, OverflowError, struct.error, TypeError) as err:
-            _LOGGER.error(
-                "Reading of %s at %s cannot be stored and is dropped: %s",
-                reading.battery_id,
-                reading.timestamp.isoformat(),
-                err,
-            )
+        except _UNPACKABLE as err:
+            _dropped(reading, err)
     return rows
+
+
+def _dropped(reading: Reading, err: Exception) -> None:
+    _LOGGER.error(
+        "Reading of %s at %s cannot be stored and is dropped: %s",
+        reading.battery_id,
+        reading.timestamp.isoformat(),
+        err,
+    )
+
+
+_UNPACKABLE = (ValueError, OverflowError, struct.error, TypeError)
+# The rollup metrics of a packed row (rollups.METRICS order), computed from the stored integers.
+Metrics = tuple[float | None, ...]
+
+
+def pack_batch(
+    readings: Sequence[Reading], pks: dict[str, int]
+) -> tuple[list[tuple[Any, ...]], dict[int, dict[int, Metrics]], list[str]]:
+    """The writer's hot path, one call per batch: rows ``(battery_pk, *COLUMNS)`` for the insert,
+    each battery's rollup metrics by stored time (of two readings with the same time the later
+    wins, as INSERT OR REPLACE does), and the ids of packed readings with no pk in ``pks``.
+
+    Rows and metrics equal ``pack_rows`` and ``rollups.sample_from_columns`` of its rows; a
+    reading that cannot be packed is logged and left out, as there.
+    """
+    rows: list[tuple[Any, ...]] = []
+    metrics: dict[int, dict[int, Metrics]] = {}
+    unknown: list[str] = []
+    for reading in readings:
+        pk = pks.get(reading.battery_id)
+        try:
+            row, values = _packed(reading, pk)
+        except _UNPACKABLE as err:
+            _dropped(reading, err)
+            continue
+        if pk is None:
+            unknown.append(reading.battery_id)
+            continue
+        rows.append(row)
+        found = metrics.get(pk)
+        if found is None:
+            found = metrics[pk] = {}
+        found[row[1]] = values
+    return rows, metrics, unknown
+
+
+def _packed(reading: Reading, pk: int | None) -> tuple[tuple[Any, ...], Metrics]:
+    """``(pk, *to_row(reading))`` and the row's rollup metrics in one pass (values as stored)."""
+    voltage, current, power, soc, soh = reading.voltage, reading.current, reading.power, reading.soc, reading.soh
+    volts = None if voltage is None else round(voltage * 100)
+    amps = None if current is None else round(current * 100)
+    watts = None if power is None else round(power * 10)
+    cells, low, high = _cells(reading.cells)
+    temps, hottest = _temperatures(reading.temperatures)
+    remaining, rated = reading.remaining_capacity_ah, reading.rated_capacity_ah
+    moment = reading.timestamp
+    row = (
+        pk,
+        (moment - _EPOCH) // _MILLISECOND if moment.tzinfo is not None else to_millis(moment),
+        volts,
+        amps,
+        watts,
+        None if soc is None else round(soc * 10),
+        None if soh is None else round(soh * 10),
+        _flags(reading),
+        reading.cycles,
+        None if remaining is None else round(remaining * 1000),
+        None if rated is None else round(rated * 1000),
+        cells,
+        temps,
+        bytes(reading.balancing) if reading.balancing else None,
+        json.dumps([[a.code, a.text, a.level.value] for a in reading.alarms]) if reading.alarms else None,
+    )
+    v = None if volts is None else volts / 100
+    a = None if amps is None else amps / 100
+    w = watts / 10 if watts is not None else (None if v is None or a is None else round(v * a, 3))
+    delta = None if low is None or high is None else round(high - low, 4)
+    return row, (v, a, w, None if row[5] is None else row[5] / 10, low, high, delta, hottest)
+
+
+def _cells(cells: tuple[float, ...]) -> tuple[bytes | None, float | None, float | None]:
+    """``pack_cells`` with the lowest and highest stored cell voltage (V)."""
+    if not cells:
+        return None, None, None
+    millivolts = [round(v * 1000) for v in cells]
+    packer = _CELL_STRUCTS.get(len(millivolts)) or struct.Struct(f"<{len(millivolts)}H")
+    try:
+        blob = packer.pack(*millivolts)
+    except struct.error:  # as pack_cells: clamped only when a value does not fit
+        millivolts = [min(65535, max(0, mv)) for mv in millivolts]
+        blob = packer.pack(*millivolts)
+    return blob, min(millivolts) / 1000, max(millivolts) / 1000
+
+
+def _temperatures(temps: tuple[Temperature, ...]) -> tuple[bytes | None, float | None]:
+    """``pack_temperatures`` with the highest stored temperature (°C)."""
+    if not temps:
+        return None, None
+    packer = _TEMP_STRUCTS.get(len(temps))
+    if packer is None:
+        tenths = [round(t.value * 10) for t in temps]
+        return pack_temperatures(temps), max(tenths) / 10
+    flat: list[int] = []
+    for t in temps:
+        kind = _KIND_INDEX.get(t.kind)
+        flat += (round(t.value * 10), _KINDS.index(t.kind) if kind is None else kind, t.sensor)
+    # One struct of n sensors gives the same bytes as n joined _TEMP packs (no padding with "<").
+    return packer.pack(*flat), max(flat[0::3]) / 10

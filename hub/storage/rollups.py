@@ -13,9 +13,12 @@ gets exactly the energy that flowed inside it and every coarser class is the sum
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import reduce
+from operator import add, attrgetter
 from typing import Any
 
 from hub.storage.packing import cell_millivolts, temperature_tenths, to_millis
@@ -27,6 +30,10 @@ STATS = ("min", "max", "sum", "count", "last")
 MAX_GAP_MS = 300_000
 MS_PER_HOUR = 3_600_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# sum() of floats adds in order up to Python 3.11, as Bucket.add and the SQL upsert do; from 3.12 it
+# compensates (different last bits), so there the in-order reduce is used.
+_PLAIN_SUM = sys.version_info < (3, 12)
+_TS = attrgetter("ts")
 
 Values = tuple[float | None, ...]  # one value per metric, in METRICS order
 
@@ -152,6 +159,30 @@ class Bucket:
             self.last_ts = sample.ts
             self.lasts = list(sample.values)
 
+    def add_all(self, samples: Sequence[Sample]) -> None:
+        """Count several readings: the same as :meth:`add` of each in turn, a column at a time."""
+        if not samples:
+            return
+        self.n += len(samples)
+        mins, maxs, sums, counts = self.mins, self.maxs, self.sums, self.counts
+        for i, column in enumerate(zip(*[sample.values for sample in samples], strict=True)):
+            values = [v for v in column if v is not None] if None in column else column
+            if not values:
+                continue
+            # min()/max() keep the first of equal values, as add()'s strict comparisons do.
+            low, high = min(values), max(values)
+            known_low, known_high = mins[i], maxs[i]
+            if known_low is None or low < known_low:
+                mins[i] = low
+            if known_high is None or high > known_high:
+                maxs[i] = high
+            sums[i] = sum(values, sums[i]) if _PLAIN_SUM else reduce(add, values, sums[i])
+            counts[i] += len(values)
+        newest = max(reversed(samples), key=_TS)  # the last of the newest, as add()'s >= keeps
+        if self.last_ts is None or newest.ts >= self.last_ts:
+            self.last_ts = newest.ts
+            self.lasts = list(newest.values)
+
     def merge(self, other: Bucket) -> None:
         """Fold another bucket's statistics into this one (the SQL upsert does the same)."""
         self.n += other.n
@@ -209,21 +240,36 @@ def split_energy(p0: float, p1: float, ms: int) -> tuple[float, float]:
 
 def _integrate(buckets: dict[int, Bucket], prev: Sample, cur: Sample, window: tuple[int, int] | None) -> None:
     """Add the energy between two consecutive readings to the 5-minute buckets it flowed in."""
-    p0, p1 = prev.power, cur.power
+    p0, p1 = prev.values[POWER], cur.values[POWER]
     span = cur.ts - prev.ts
     if p0 is None or p1 is None or span <= 0 or span > MAX_GAP_MS:
         return
     t, p = prev.ts, p0
+    width = FIVE_MIN.width_ms
     while t < cur.ts:
-        start = FIVE_MIN.floor(t)
-        t_next = min(start + FIVE_MIN.width_ms, cur.ts)
+        start = t - t % width  # FIVE_MIN.floor(t)
+        t_next = min(start + width, cur.ts)
         p_next = p1 if t_next == cur.ts else p0 + (p1 - p0) * (t_next - prev.ts) / span
         if window is None or window[0] <= start < window[1]:
             charged, discharged = split_energy(p, p_next, t_next - t)
-            bucket = buckets.setdefault(start, Bucket(start))
+            bucket = buckets.get(start)
+            if bucket is None:
+                bucket = buckets[start] = Bucket(start)
             bucket.charged_wh += charged
             bucket.discharged_wh += discharged
         t, p = t_next, p_next
+
+
+def _add_energy(buckets: dict[int, Bucket], start: int, p0: float | None, p1: float | None, span: int) -> None:
+    """``_integrate`` of an interval inside the bucket at ``start`` (the same arithmetic, one step)."""
+    if p0 is None or p1 is None or span <= 0 or span > MAX_GAP_MS:
+        return
+    charged, discharged = split_energy(p0, p1, span)
+    bucket = buckets.get(start)
+    if bucket is None:
+        bucket = buckets[start] = Bucket(start)
+    bucket.charged_wh += charged
+    bucket.discharged_wh += discharged
 
 
 def aggregate(
@@ -235,14 +281,34 @@ def aggregate(
     pass the readings up to MAX_GAP_MS either side of it so intervals crossing its edges are split.
     """
     buckets: dict[int, Bucket] = {}
+    members: dict[int, list[Sample]] = {}  # each bucket's readings, counted at the end in one go
+    width = FIVE_MIN.width_ms
     for sample in samples:
-        if window is None or window[0] <= sample.ts < window[1]:
-            start = FIVE_MIN.floor(sample.ts)
-            buckets.setdefault(start, Bucket(start)).add(sample)
+        ts = sample.ts
+        if window is None or window[0] <= ts < window[1]:
+            start = ts - ts % width  # FIVE_MIN.floor(ts)
+            group = members.get(start)
+            if group is None:
+                members[start] = [sample]
+                if start not in buckets:  # created in the same order as one add() at a time would
+                    buckets[start] = Bucket(start)
+            else:
+                group.append(sample)
         if prev is not None:
-            _integrate(buckets, prev, sample, window)
+            first = prev.ts - prev.ts % width
+            if window is None and ts <= first + width:  # the common case: one bucket, no loop
+                _add_energy(buckets, first, prev.values[POWER], sample.values[POWER], ts - prev.ts)
+            else:
+                _integrate(buckets, prev, sample, window)
         prev = sample
+    for start, group in members.items():
+        buckets[start].add_all(group)
     return buckets
+
+
+def samples_by_battery(metrics: Mapping[int, Mapping[int, Values]]) -> dict[int, list[Sample]]:
+    """Time-ordered samples per battery_pk from ``packing.pack_batch``'s metrics (as ``group_rows``)."""
+    return {pk: [Sample(ts, found[ts]) for ts in sorted(found)] for pk, found in metrics.items()}
 
 
 def fold(buckets: Iterable[Bucket], resolution: Resolution) -> dict[int, Bucket]:

@@ -22,16 +22,16 @@ from hub.storage import sqlite_rollups as rollup_sql
 from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, BatteryRecord, Storage, StorageError, TenantStore
 from hub.storage.chunks import window_of
-from hub.storage.packing import COLUMNS, from_row, pack_rows, to_millis
+from hub.storage.packing import COLUMNS, from_row, pack_batch, to_millis
 from hub.storage.retention import Pruner, Retention
-from hub.storage.rollups import BY_NAME, FIVE_MIN, Bucket, Sample, from_millis
+from hub.storage.rollups import BY_NAME, FIVE_MIN, Bucket, Sample, from_millis, samples_by_battery
 from hub.storage.sqlite_records import SQLiteRecords
 from hub.storage.sqlite_tenancy import SQLiteTenancy, SQLiteTenants
 
 _LOGGER = logging.getLogger(__name__)
 
 _MIGRATIONS_PACKAGE = "hub.storage.migrations.sqlite"
-# battery_pk is looked up once per batch (_pks), not by a subquery per row.
+# battery_pk is looked up once per batch (_known_pks), not by a subquery per row.
 _INSERT = (
     f"INSERT OR REPLACE INTO readings (battery_pk, {', '.join(COLUMNS)}) VALUES (?, {', '.join('?' * len(COLUMNS))})"
 )
@@ -231,15 +231,18 @@ class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, TenantStore):
             return [BatteryRecord(*row) for row in await cur.fetchall()]
 
     async def write_readings(self, readings: Sequence[Reading]) -> None:
-        rows = pack_rows(self.tenant_id, readings)
-        if not rows:
+        if not readings:
             return
         newest = self.storage.newest
         async with self.storage.transaction("write") as db:
-            pks = await self._pks({row[1] for row in rows})
-            groups = rollup_sql.group_rows(rows, pks)
+            # Packed with the battery_pk and reduced to rollup samples in one pass per batch.
+            rows, metrics, unknown = pack_batch(readings, await self._known_pks({r.battery_id for r in readings}))
+            if unknown:
+                missing = sorted(set(unknown))
+                raise StorageError(f"SQLite write failed: unknown batteries {missing} in tenant {self.tenant_id!r}")
+            groups = samples_by_battery(metrics)
             before = {pk: await rollup_sql.baseline(db, pk, newest.get(pk), s[0].ts) for pk, s in groups.items()}
-            await db.executemany(_INSERT, [(pks[row[1]], *row[2:]) for row in rows])
+            await db.executemany(_INSERT, rows)
             # Rolled up in the same transaction: a reading counted as stored is also in the rollups.
             for pk, samples in groups.items():
                 await rollup_sql.roll_up(db, pk, samples, *before[pk])
@@ -247,18 +250,14 @@ class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, TenantStore):
             prev = before[pk][0]
             newest[pk] = samples[-1] if prev is None or samples[-1].ts >= prev.ts else prev
 
-    async def _pks(self, battery_ids: set[str]) -> dict[str, int]:
-        """Primary keys of this tenant's batteries; StorageError naming any that is not registered."""
+    async def _known_pks(self, battery_ids: set[str]) -> dict[str, int]:
+        """Primary keys of those of this tenant's batteries that are registered."""
         ids = sorted(battery_ids)
         async with self.storage.db.execute(
             f"SELECT id, pk FROM batteries WHERE tenant_id = ? AND id IN ({', '.join('?' * len(ids))})",
             (self.tenant_id, *ids),
         ) as cur:
-            found = {str(row[0]): int(row[1]) for row in await cur.fetchall()}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise StorageError(f"SQLite write failed: unknown batteries {missing} in tenant {self.tenant_id!r}")
-        return found
+            return {str(row[0]): int(row[1]) for row in await cur.fetchall()}
 
     async def _pk(self, battery_id: str) -> int | None:
         async with self.storage.db.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hub.reading import Reading
@@ -35,10 +36,24 @@ class AnalyticsBoard:
         self._values: dict[str, dict[str, float | None]] = {}
         self._latest: dict[str, dict[str, Any]] = {}
         self._problems: dict[str, str] = {}
+        # The timestamp of the reading the steps are at, as epoch seconds: every step needs it.
+        self._moment: datetime | None = None
+        self._seconds = 0.0
+
+    def seconds(self, reading: Reading) -> float:
+        """The reading's timestamp as epoch seconds, worked out once for all steps sharing the board."""
+        moment = reading.timestamp
+        if moment is not self._moment:  # the same (immutable) datetime object: the same seconds
+            self._moment, self._seconds = moment, moment.timestamp()
+        return self._seconds
+
+    def results(self, battery_id: str) -> dict[str, float | None]:
+        """The battery's live results, for a step to update in place (put() without a lookup per reading)."""
+        return self._values.setdefault(battery_id, {})
 
     def put(self, battery_id: str, values: Mapping[str, float | None]) -> None:
         """Record a processor's results for a battery."""
-        self._values.setdefault(battery_id, {}).update(values)
+        self.results(battery_id).update(values)
 
     def values(self, battery_id: str) -> dict[str, float | None]:
         """The unrounded results known for a battery (empty when none)."""

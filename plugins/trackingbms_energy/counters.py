@@ -16,8 +16,8 @@ STATE_VERSION = 1
 class Calculator(Protocol):
     """One concern's per-battery calculation, restorable from a JSON state."""
 
-    def update(self, reading: Reading) -> None:
-        """Take one reading into account."""
+    def update(self, reading: Reading, seconds: float | None = None) -> None:
+        """Take one reading into account (``seconds``: its timestamp as epoch seconds, if known)."""
 
     def to_state(self) -> dict[str, Any]:
         """The JSON object to persist."""
@@ -64,9 +64,12 @@ class EnergyCounter:
             stored_number(state, "discharged_kwh") or 0.0,
         )
 
-    def update(self, reading: Reading) -> None:
+    def update(self, reading: Reading, seconds: float | None = None) -> None:
         """Add the energy since the previous reading."""
-        interval = self._power.step(reading.timestamp.timestamp(), reading_power(reading))
+        power = reading.power  # reading_power(), inlined: this runs per reading
+        if power is None and reading.voltage is not None and reading.current is not None:
+            power = reading.voltage * reading.current
+        interval = self._power.step(reading.timestamp.timestamp() if seconds is None else seconds, power)
         if interval is not None:
             # Clamped: with subnormal powers the split's float rounding can give -1e-287, and the
             # counters must never decrease (hypothesis found it, test_energy_counters_never_decrease...).
@@ -98,9 +101,9 @@ class CycleCounter:
             return cls(settings)
         return cls(settings, stored_number(state, "discharged_ah") or 0.0, stored_number(state, "cycles") or 0.0)
 
-    def update(self, reading: Reading) -> None:
+    def update(self, reading: Reading, seconds: float | None = None) -> None:
         """Add the charge discharged since the previous reading, as Ah and as a fraction of a cycle."""
-        interval = self._current.step(reading.timestamp.timestamp(), reading.current)
+        interval = self._current.step(reading.timestamp.timestamp() if seconds is None else seconds, reading.current)
         if interval is None:
             return
         self.discharged_ah += interval.negative

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
+from math import isfinite
+from typing import NamedTuple
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -18,9 +19,12 @@ class Skip(enum.StrEnum):
     GAP = "gap"  # too long since the previous sample: not integrated, the baseline restarts
 
 
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """What one interval between two samples adds: hours, and the positive and negative areas."""
+class Interval(NamedTuple):
+    """What one interval between two samples adds: hours, and the positive and negative areas.
+
+    A named tuple rather than a frozen dataclass: built per reading by every analytics step, and
+    a tuple builds in half the time.
+    """
 
     hours: float
     positive: float  # value·hours while the value was above zero (≥ 0)
@@ -58,23 +62,29 @@ class Trapezoid:
 
     def step(self, time_s: float, value: float | None) -> Interval | None:
         """Add one sample; the interval since the previous sample, or None (see ``skipped``)."""
-        if value is None or not math.isfinite(value) or not math.isfinite(time_s):
+        # Straight-line code (no helper per outcome): every analytics step runs this per reading.
+        if value is None or not isfinite(value) or not isfinite(time_s):
             self.last_time = self.last_value = None
-            return self._skip(Skip.MISSING)
-        if self.last_time is None or self.last_value is None:
+            self.skipped = Skip.MISSING
+            return None
+        last_time, previous = self.last_time, self.last_value
+        if last_time is None or previous is None:
             self.last_time, self.last_value = time_s, value
-            return self._skip(Skip.START)
-        elapsed = time_s - self.last_time
+            self.skipped = Skip.START
+            return None
+        elapsed = time_s - last_time
         if elapsed <= 0:
-            return self._skip(Skip.STALE)
-        previous = self.last_value
+            self.skipped = Skip.STALE
+            return None
         self.last_time, self.last_value = time_s, value
         if elapsed > self.max_gap_s:
-            return self._skip(Skip.GAP)
+            self.skipped = Skip.GAP
+            return None
         hours = elapsed / SECONDS_PER_HOUR
         self.skipped = None
+        # split_trapezoid's same-sign cases inline (the same arithmetic), the sign change by the call.
+        if previous >= 0 and value >= 0:
+            return Interval(hours, (previous + value) / 2 * hours, 0.0)
+        if previous <= 0 and value <= 0:
+            return Interval(hours, 0.0, -(previous + value) / 2 * hours)
         return Interval(hours, *split_trapezoid(previous, value, hours))
-
-    def _skip(self, reason: Skip) -> Interval | None:
-        self.skipped = reason
-        return None

@@ -36,9 +36,9 @@ class CoulombSoc:
         recalibrations = int(stored_number(state, "recalibrations") or 0)
         return cls(settings, None if soc is None else clamp_percent(soc), recalibrations)
 
-    def update(self, reading: Reading) -> None:
+    def update(self, reading: Reading, seconds: float | None = None) -> None:
         """Integrate the current since the previous reading, then apply the recalibrations."""
-        interval = self._current.step(reading.timestamp.timestamp(), reading.current)
+        interval = self._current.step(reading.timestamp.timestamp() if seconds is None else seconds, reading.current)
         bms_soc, previous_bms = reading.soc, self._last_bms_soc
         self._last_bms_soc = bms_soc
         was_full, self._at_full = self._at_full, is_full(reading, self.settings)

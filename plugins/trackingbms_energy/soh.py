@@ -54,9 +54,9 @@ class SohEstimator:
             int(stored_number(state, "samples") or 0),
         )
 
-    def update(self, reading: Reading) -> None:
+    def update(self, reading: Reading, seconds: float | None = None) -> None:
         """Open a window at full, count the charge out, close it at empty or once recharging."""
-        interval = self._current.step(reading.timestamp.timestamp(), reading.current)
+        interval = self._current.step(reading.timestamp.timestamp() if seconds is None else seconds, reading.current)
         if is_full(reading, self.settings):
             self.window = Window()
             return

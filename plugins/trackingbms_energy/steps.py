@@ -6,7 +6,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from hub.reading import Reading
@@ -39,6 +39,7 @@ class _Slot(Generic[C]):
     pending: int = 0  # readings since the last successful save
     retry_at: float = 0.0
     last_ts: float | None = None  # epoch seconds of the newest reading counted
+    results: dict[str, float | None] = field(default_factory=dict)  # the battery's entry on the board
 
 
 def _reading(battery_id: str, sample: Sample) -> Reading:
@@ -137,12 +138,12 @@ class StatefulStep(Generic[C]):
         return result if isinstance(result, Reading) else await result
 
     def _count(self, slot: _Slot[C], reading: Reading) -> Reading | Awaitable[Reading]:
-        timestamp, last, calculator = reading.timestamp.timestamp(), slot.last_ts, slot.calculator
+        timestamp, last, calculator = self.board.seconds(reading), slot.last_ts, slot.calculator
         if last is not None and timestamp <= last:
             return self.finish(calculator, reading)  # already counted (from storage at start)
-        calculator.update(reading)
+        calculator.update(reading, timestamp)
         slot.last_ts = timestamp
-        self.board.put(reading.battery_id, calculator.values())
+        slot.results.update(calculator.values())  # board.put(), without its lookups
         slot.pending += 1
         now = self.clock()
         due = now >= slot.next_save or 0 < self.settings.save_every <= slot.pending
@@ -177,7 +178,7 @@ class StatefulStep(Generic[C]):
             # A battery without saved state saves at its first reading: from then on a crash can
             # only lose what storage lost too (see AS_OF).
             next_save = now + self.settings.save_interval_s if state else now
-            slot = _Slot(self._restored(battery_id, state), next_save=next_save)
+            slot = _Slot(self._restored(battery_id, state), next_save, results=self.board.results(battery_id))
             as_of = state.get(AS_OF) if state else None
             if isinstance(as_of, int | float):
                 slot.last_ts = float(as_of)

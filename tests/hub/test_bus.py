@@ -187,6 +187,28 @@ async def test_drain_returns_after_a_subscriber_dropped_events() -> None:
     bus.close()
 
 
+async def test_a_queue_size_of_zero_is_unbounded_and_drain_waits_for_a_handler_still_running() -> None:
+    bus = EventBus(default_queue_size=0)  # as asyncio.Queue(maxsize=0): no limit
+    release = asyncio.Event()
+    got: list[int] = []
+
+    async def slow(event: Event) -> None:
+        await release.wait()
+        got.append(event.data)
+
+    sub = bus.subscribe("z", slow)
+    await bus.drain()  # nothing queued: returns at once
+    for i in range(5000):
+        bus.publish("z", i)
+    draining = asyncio.create_task(bus.drain())
+    await asyncio.sleep(0.01)
+    assert not draining.done() and sub.stats()["queued"] >= 4999  # the first is being handled
+    release.set()
+    await asyncio.wait_for(draining, timeout=10)
+    assert got == list(range(5000)) and sub.dropped == 0
+    bus.close()
+
+
 async def test_cancelled_subscription_receives_nothing_more() -> None:
     bus = EventBus()
     cancelled: list[int] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 
@@ -159,3 +160,24 @@ def test_replace_returns_a_changed_copy() -> None:
     original = Reading("pack", voltage=50.0)
     changed = original.replace(battery_id="other")
     assert (original.battery_id, changed.battery_id, changed.voltage) == ("pack", "other", 50.0)
+
+
+@given(readings())
+def test_the_derived_copy_is_the_reading_a_constructor_builds(reading: Reading) -> None:
+    # The derived copy must equal, hash and freeze like any Reading built by its constructor.
+    derived = reading.with_derived()
+    expected = dataclasses.replace(
+        reading,
+        power=derived.power,
+        state=derived.state,
+        cell_min=derived.cell_min,
+        cell_max=derived.cell_max,
+        cell_delta=derived.cell_delta,
+    )
+    assert type(derived) is Reading
+    assert [getattr(derived, f.name) for f in dataclasses.fields(Reading)] == [
+        getattr(expected, f.name) for f in dataclasses.fields(Reading)
+    ]
+    assert derived == expected and hash(derived) == hash(expected)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        derived.power = 1.0  # type: ignore[misc]

@@ -14,12 +14,15 @@ from hub.reading import Alarm, AlarmLevel, BatteryState, Reading, Temperature, T
 from hub.storage.packing import (
     COLUMNS,
     from_row,
+    pack_batch,
     pack_cells,
+    pack_rows,
     pack_temperatures,
     to_row,
     unpack_cells,
     unpack_temperatures,
 )
+from hub.storage.rollups import sample_from_columns
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -153,3 +156,37 @@ def test_alarms_are_stored_as_json() -> None:
     row = to_row(reading)
     assert json.loads(row[COLUMNS.index("alarms")]) == [["cell_high", "Cell voltage high", "alarm"]]
     assert from_row("pack", row).alarms == reading.alarms
+
+
+def off_grid_readings(battery_ids: list[str]) -> st.SearchStrategy[Reading]:
+    """Readings as drivers give them: any floats (NaN, out of range), cells to be clamped, any sensor count."""
+    number = st.none() | st.floats(-1e6, 1e6) | st.sampled_from([float("nan"), float("inf")])
+    temps = st.lists(st.builds(Temperature, st.floats(-4000, 4000), st.sampled_from(TemperatureKind)), max_size=20)
+    return st.builds(
+        Reading,
+        st.sampled_from(battery_ids),
+        timestamp=st.integers(0, 40).map(lambda s: EPOCH + timedelta(seconds=s, microseconds=7)),
+        voltage=number,
+        current=number,
+        power=number,
+        soc=number,
+        cells=st.lists(st.floats(-1, 70), max_size=70).map(tuple),
+        temperatures=temps.map(tuple),
+        state=st.none() | st.sampled_from(BatteryState),
+    )
+
+
+@given(st.lists(off_grid_readings(["a", "b", "gone"]), max_size=30))
+def test_batch_packing_equals_rows_and_samples_one_by_one(batch: list[Reading]) -> None:
+    # The writer's one-pass packing must store exactly what to_row stores and roll up exactly
+    # what the stored columns give (sample_from_columns), whatever a driver sends.
+    pks = {"a": 1, "b": 2}
+    rows, metrics, unknown = pack_batch(batch, pks)
+    expected = pack_rows("t", batch)
+    assert rows == [(pks[r[1]], *r[2:]) for r in expected if r[1] in pks]
+    assert unknown == [r[1] for r in expected if r[1] not in pks]
+    samples: dict[int, dict[int, tuple[float | None, ...]]] = {}
+    for r in expected:
+        if r[1] in pks:  # of two readings with the same stored time the later wins, as INSERT OR REPLACE
+            samples.setdefault(pks[r[1]], {})[r[2]] = sample_from_columns(*r[2:7], r[12], r[13]).values
+    assert metrics == samples

@@ -68,6 +68,32 @@ def test_merging_parts_equals_adding_everything(samples: list[tuple[int, tuple[f
     assert (first.last_ts, first.lasts) == (whole.last_ts, whole.lasts)  # of equal times, the later wins
 
 
+@given(st.lists(st.tuples(st.integers(0, 50), values)), st.lists(st.tuples(st.integers(0, 50), values)))
+def test_adding_all_at_once_equals_adding_one_by_one(before: list[Sample], batch: list[Sample]) -> None:
+    # Bit for bit (==, not approx): the stored sums and extremes must not change with the batching.
+    one, together = Bucket(0), Bucket(0)
+    for ts, vals in before:
+        one.add(Sample(ts, vals))
+        together.add(Sample(ts, vals))
+    for ts, vals in batch:
+        one.add(Sample(ts, vals))
+    together.add_all([Sample(ts, vals) for ts, vals in batch])
+    assert together == one
+
+
+def test_aggregate_counts_readings_and_energy_per_bucket_in_reading_order() -> None:
+    five = 300_000
+    watts = (None, None, 120.0, None, None, None, None, None)
+    samples = [Sample(t, watts) for t in (five - 1000, five + 1000, 2 * five - 500, 2 * five + 500)]
+    buckets = aggregate(samples, prev=Sample(five - 3000, watts))
+    assert list(buckets) == [0, five, 2 * five]  # created as the readings came (the SQL folds them in that order)
+    assert [b.n for b in buckets.values()] == [1, 2, 1]
+    assert [b.last_ts for b in buckets.values()] == [five - 1000, 2 * five - 500, 2 * five + 500]
+    hours = [3000 / 3_600_000, five / 3_600_000, 500 / 3_600_000]  # the time inside each bucket
+    assert [b.charged_wh for b in buckets.values()] == pytest.approx([120.0 * h for h in hours])
+    assert buckets[five].mins[2] == buckets[five].maxs[2] == 120.0 and buckets[five].sums[2] == 240.0
+
+
 async def test_concurrent_writers_never_commit_each_others_halves(storage: Storage) -> None:
     store = storage.for_tenant(DEFAULT_TENANT)
     await store.ensure_battery("pack", "Pack", "daly")

@@ -272,3 +272,14 @@ async def test_the_reading_at_the_saved_time_seeds_the_catch_up(tmp_path: Path, 
         assert calculator.charged_kwh == pytest.approx(1000 * 600 / 3600 / 1000)  # every interval
     finally:
         await storage.close()
+
+
+def test_the_board_works_out_a_readings_seconds_once_for_every_step() -> None:
+    board = AnalyticsBoard()
+    first = reading(1.5)
+    assert board.seconds(first) == first.timestamp.timestamp()
+    assert board.seconds(reading(1.5, power=2.0)) == first.timestamp.timestamp()  # an equal time, another object
+    assert board.seconds(reading(7.25)) == reading(7.25).timestamp.timestamp()
+    results = board.results("b")
+    results["soc_coulomb"] = 50.0  # what a step writes in place is what the board publishes
+    assert board.values("b") == {"soc_coulomb": 50.0} and board.publish(first)["soc_coulomb"] == 50.0
