@@ -26,9 +26,11 @@ from hub.storage.backup import BackupOutcome, BackupScheduler
 from hub.storage.base import DEFAULT_TENANT, Storage, TenantStore
 from hub.storage.factory import build_backup_scheduler, build_storage
 from hub.storage.recorder import Recorder
+from hub.storage.retention import MaintenanceOutcome, Pruner
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_CONFIG = Path("config/trackingbms.yaml")
+MAINTENANCE = "core.storage.maintenance"  # health of the background compaction and retention runs
 # Sections that take effect only at the next start (they own sockets or files held open).
 RESTART_SECTIONS = frozenset({"hub", "http", "storage", "auth", "plugins"})
 
@@ -121,6 +123,10 @@ class Hub:
         self.storage = build_storage(config, self.data_dir)  # storage.backend: sqlite or postgresql
         await self.storage.open()
         self.registry.register("core.storage", "core", Health.OK)
+        pruner: Pruner | None = getattr(self.storage, "pruner", None)
+        if pruner is not None:
+            self.registry.register(MAINTENANCE, "core", Health.OK)
+            pruner.on_result = self._maintenance_done
         self.recorder = Recorder(
             self.bus,
             self.registry,
@@ -153,6 +159,14 @@ class Hub:
             self.registry.set_health("core.auth", Health.FAILED, f"{type(err).__name__}: {err}")
             return
         self.registry.set_health("core.auth", Health.OK)
+
+    def _maintenance_done(self, outcome: MaintenanceOutcome) -> None:
+        """A compaction and retention run ended: a failure degrades it until a run succeeds."""
+        health = Health.OK if outcome.error is None else Health.DEGRADED
+        when = outcome.finished_at.isoformat()
+        self.registry.set_health(
+            MAINTENANCE, health, outcome.error, last_run=when, compacted=outcome.compacted, pruned=dict(outcome.pruned)
+        )
 
     def _backup_done(self, outcome: BackupOutcome) -> None:
         """A scheduled backup ended: a failure degrades core.backups until the next one succeeds."""

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -78,8 +78,21 @@ class Retention:
         return {name: now - timedelta(days=days) for name, days in self.days.items() if days is not None}
 
 
+@dataclass(frozen=True, slots=True)
+class MaintenanceOutcome:
+    """One background run: readings compacted and rows pruned per class, or why it failed."""
+
+    finished_at: datetime
+    compacted: int = 0
+    pruned: Mapping[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
 class Pruner:
-    """Deletes expired rows now and then; started and stopped with the storage."""
+    """Compacts and deletes expired rows now and then; started and stopped with the storage.
+
+    ``on_result`` (set by the hub) hears of every background run, failed ones included.
+    """
 
     def __init__(self, storage: Storage, retention: Retention, *, first_delay: float = 60.0) -> None:
         self.storage = storage
@@ -87,6 +100,7 @@ class Pruner:
         self.first_delay = first_delay
         self.last_result: dict[str, int] = {}
         self.last_compacted = 0
+        self.on_result: Callable[[MaintenanceOutcome], None] | None = None
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -115,11 +129,22 @@ class Pruner:
             _LOGGER.info("Retention pruned %s", ", ".join(f"{n} {name}" for name, n in result.items() if n))
         return result
 
+    async def run_and_report(self, now: datetime | None = None) -> MaintenanceOutcome:
+        """:meth:`run_once`, its outcome told to ``on_result``; a failure is logged, not raised
+        (the next interval retries)."""
+        try:
+            pruned = await self.run_once(now)
+        except Exception as err:
+            _LOGGER.exception("Storage maintenance (compaction and retention) failed")
+            outcome = MaintenanceOutcome(utc_now(), self.last_compacted, error=f"{type(err).__name__}: {err}")
+        else:
+            outcome = MaintenanceOutcome(utc_now(), self.last_compacted, pruned)
+        if self.on_result is not None:
+            self.on_result(outcome)
+        return outcome
+
     async def _run(self) -> None:
         await asyncio.sleep(self.first_delay)
         while True:
-            try:
-                await self.run_once()
-            except Exception:  # a failed run is logged and retried at the next interval
-                _LOGGER.exception("Retention pruning failed")
+            await self.run_and_report()
             await asyncio.sleep(self.retention.interval_s)

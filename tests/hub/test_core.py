@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from hub.bus import DATA_BMS_NEW, Event
+from hub.core import MAINTENANCE
 from hub.plugins import PluginManager
+from hub.registry import Health
 from tests.helpers import HubFactory, wait_for
 
 PLUGIN_SOURCE = '''
@@ -111,7 +114,7 @@ async def test_failing_plugin_is_reported_and_hub_keeps_serving(
             return response.status == 200
 
     await wait_for(served)
-    async with http.get(f"{hub.http_url}/api/v1/core/health") as response:
+    async with http.get(f"{hub.http_url}/api/v1/core/services") as response:
         assert (await response.json())["data"]["status"] == "degraded"
 
 
@@ -140,3 +143,18 @@ async def test_stop_flushes_every_published_reading(start_hub: HubFactory) -> No
     db.close()
     assert stored >= len(published)
     hub.batteries = None  # already stopped; the fixture's stop must not fail either
+
+
+async def test_storage_maintenance_shows_in_health(start_hub: HubFactory, http: aiohttp.ClientSession) -> None:
+    hub = await start_hub()
+    pruner = getattr(hub.storage, "pruner", None)
+    assert pruner is not None  # the hub runs compaction and retention in the background
+    service = hub.registry.get(MAINTENANCE)
+    assert service is not None and service.health == Health.OK
+    outcome = await pruner.run_and_report()
+    assert outcome.error is None
+    assert service.details["last_run"] == outcome.finished_at.isoformat() and "compacted" in service.details
+    async with http.get(f"{hub.http_url}/api/v1/core/services") as response:
+        assert MAINTENANCE in await response.text()
+    pruner.on_result(replace(outcome, error="StorageError: disk I/O error"))
+    assert (service.health, service.reason) == (Health.DEGRADED, "StorageError: disk I/O error")

@@ -19,7 +19,7 @@ from hub.storage.pg_backup import connect
 from hub.storage.pg_partitions import Partitions, month_of
 from hub.storage.pg_schema import migrate
 from hub.storage.postgres import PostgreSQLStorage
-from hub.storage.retention import RETENTION_SCHEMA, Pruner, Retention
+from hub.storage.retention import RETENTION_SCHEMA, MaintenanceOutcome, Pruner, Retention
 from hub.storage.rollups import BY_NAME
 from hub.storage.sqlite import SQLiteStorage, migrations
 from tests.hub.storage.backends import Location, sql
@@ -284,3 +284,18 @@ async def test_a_long_reader_delays_partition_ddl_but_blocks_no_write(
     assert await pg_storage.prune({"raw": NOW - 30 * DAY}) == {"raw": 0}
     assert month_of(to_millis(NOW - 100 * DAY)) not in pg_storage.partitions.known
     assert len(await raw_times(pg_storage)) == 3
+
+
+async def test_each_run_tells_what_it_compacted_and_pruned_or_why_it_failed(
+    storage: Storage, store: TenantStore
+) -> None:
+    await store.write_readings([reading(NOW - 40 * DAY), reading(NOW - 2 * DAY), reading(NOW - timedelta(minutes=1))])
+    pruner = Pruner(storage, Retention())
+    heard: list[MaintenanceOutcome] = []
+    pruner.on_result = heard.append
+    done = await pruner.run_and_report(NOW)
+    assert (done.error, done.compacted, done.pruned["raw"]) == (None, 2, 1)  # the newest hour is still open
+    await storage.close()  # the database goes away: the next run fails, reported, not raised
+    failed = await pruner.run_and_report(NOW)
+    assert failed.error is not None and "StorageError" in failed.error
+    assert heard == [done, failed]
