@@ -114,7 +114,7 @@ async def test_failing_plugin_is_reported_and_hub_keeps_serving(
             return response.status == 200
 
     await wait_for(served)
-    async with http.get(f"{hub.http_url}/api/v1/core/services") as response:
+    async with http.get(f"{hub.http_url}/api/v1/core/health") as response:
         assert (await response.json())["data"]["status"] == "degraded"
 
 
