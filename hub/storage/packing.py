@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -181,14 +181,15 @@ Metrics = tuple[float | None, ...]
 
 
 def pack_batch(
-    readings: Sequence[Reading], pks: dict[str, int]
+    readings: Sequence[Reading], pks: dict[str, int], fits: Callable[[tuple[Any, ...]], bool] | None = None
 ) -> tuple[list[tuple[Any, ...]], dict[int, dict[int, Metrics]], list[str]]:
     """The writer's hot path, one call per batch: rows ``(battery_pk, *COLUMNS)`` for the insert,
     each battery's rollup metrics by stored time (of two readings with the same time the later
     wins, as INSERT OR REPLACE does), and the ids of packed readings with no pk in ``pks``.
 
     Rows and metrics equal ``pack_rows`` and ``rollups.sample_from_columns`` of its rows; a
-    reading that cannot be packed is logged and left out, as there.
+    reading that cannot be packed, or whose row ``fits`` refuses (a backend's narrower columns),
+    is logged and left out, as there.
     """
     rows: list[tuple[Any, ...]] = []
     metrics: dict[int, dict[int, Metrics]] = {}
@@ -199,6 +200,9 @@ def pack_batch(
             row, values = _packed(reading, pk)
         except _UNPACKABLE as err:
             _dropped(reading, err)
+            continue
+        if fits is not None and not fits(row):
+            _dropped(reading, ValueError("it holds a value out of range for the database's columns"))
             continue
         if pk is None:
             unknown.append(reading.battery_id)

@@ -1,7 +1,7 @@
 """PostgreSQL SQL for the rollups table: the same upserts, rebuilds, reads and pruning as SQLite's.
 
 Every function works on a connection inside the caller's transaction, as ``sqlite_rollups`` does
-(whose pure helpers ``group_rows`` and ``rebuild_windows`` are shared), and must give the same
+(whose pure helper ``rebuild_windows`` is shared), and must give the same
 buckets: the merge rules of the upsert are the ones of ``Bucket.merge``.
 """
 

@@ -14,13 +14,13 @@ from hub.reading import Reading, utc_now
 from hub.storage import pg_audit, pg_rollups, raw_tier
 from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, BatteryRecord, StorageError, TenantStore
-from hub.storage.packing import COLUMNS, from_row, pack_rows, to_millis
+from hub.storage.packing import COLUMNS, from_row, pack_batch, to_millis
 from hub.storage.pg_partitions import month_of
 from hub.storage.pg_records import PostgresRecords
 from hub.storage.pg_tenancy import PgTenancy
 from hub.storage.postgres import PostgreSQLStorage
-from hub.storage.rollups import BY_NAME, Bucket, Sample, from_millis
-from hub.storage.sqlite_rollups import RAW, group_rows
+from hub.storage.rollups import BY_NAME, Bucket, Sample, from_millis, samples_by_battery
+from hub.storage.sqlite_rollups import RAW
 
 _LOGGER = logging.getLogger(__name__)
 _INSERT = (
@@ -28,21 +28,14 @@ _INSERT = (
     "ON CONFLICT (battery_pk, ts) DO UPDATE SET "  # a reading written again replaces the stored one
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:])
 )
-# Packed row positions (tenant, battery id, ts, ...) of the columns stored as 32-bit integers.
-_INT_COLUMNS = range(3, 12)
+# Row positions (battery_pk, ts, ...) of the columns stored as 32-bit integers.
+_INT_COLUMNS = range(2, 11)
 _INT32 = 2**31
 
 
-def fit_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Rows whose scaled values fit the integer columns; any other is logged and left out (as
-    ``pack_rows`` does with a reading that cannot be packed), not the batch."""
-    kept = []
-    for row in rows:
-        if all(row[i] is None or -_INT32 <= row[i] < _INT32 for i in _INT_COLUMNS):
-            kept.append(row)
-        else:
-            _LOGGER.error("Reading of %s at %d ms holds a value out of range and is dropped", row[1], row[2])
-    return kept
+def fits_int32(row: tuple[Any, ...]) -> bool:
+    """Whether a packed row's scaled values fit the integer columns (32-bit here, 64 in SQLite)."""
+    return all(row[i] is None or -_INT32 <= row[i] < _INT32 for i in _INT_COLUMNS)
 
 
 def _missing_partition(err: StorageError) -> bool:
@@ -82,33 +75,39 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
         return [BatteryRecord(*row) for row in await self.storage.fetch("battery read", sql, self.tenant_id)]
 
     async def write_readings(self, readings: Sequence[Reading]) -> None:
-        rows = fit_rows(pack_rows(self.tenant_id, readings))
+        if not readings:
+            return
+        pks = await self._known_pks({r.battery_id for r in readings})
+        # A reading whose values do not fit the columns is logged and left out, not its batch.
+        rows, metrics, unknown = pack_batch(readings, pks, fits_int32)
+        if unknown:
+            missing = sorted(set(unknown))
+            raise StorageError(f"PostgreSQL write failed: unknown batteries {missing} in tenant {self.tenant_id!r}")
         if not rows:
             return
-        await self.storage.ensure_partitions(self.storage.partitions.missing(row[2] for row in rows))
+        groups = samples_by_battery(metrics)
+        await self.storage.ensure_partitions(self.storage.partitions.missing(row[1] for row in rows))
         try:
-            await self._write(rows)
+            await self._write(rows, groups)
         except StorageError as err:
             if not _missing_partition(err):
                 raise
             # Another hub dropped a month this storage still counted on: create it again, once.
-            months = sorted({month_of(row[2]) for row in rows})
+            months = sorted({month_of(row[1]) for row in rows})
             self.storage.partitions.forget(months)
             await self.storage.ensure_partitions(months)
-            await self._write(rows)
+            await self._write(rows, groups)
 
-    async def _write(self, rows: list[tuple[Any, ...]]) -> None:
-        pks = await self._pks({row[1] for row in rows})
-        groups = group_rows(rows, pks)
+    async def _write(self, rows: list[tuple[Any, ...]], groups: dict[int, list[Sample]]) -> None:
         async with self.storage.transaction("write", groups) as conn:
             before = {pk: await pg_rollups.baseline(conn, pk, s[0].ts) for pk, s in groups.items()}
-            await conn.executemany(_INSERT, [(pks[row[1]], *row[2:]) for row in rows])
+            await conn.executemany(_INSERT, rows)
             # Rolled up in the same transaction: a reading counted as stored is also in the rollups.
             for pk, samples in groups.items():
                 await pg_rollups.roll_up(conn, pk, samples, *before[pk])
 
-    async def _pks(self, battery_ids: set[str]) -> dict[str, int]:
-        """Primary keys of this tenant's batteries; StorageError naming any that is not registered.
+    async def _known_pks(self, battery_ids: set[str]) -> dict[str, int]:
+        """Primary keys of those of this tenant's batteries that are registered.
 
         Kept by the storage once found: a battery's primary key never changes (batteries are not deleted).
         """
@@ -124,9 +123,6 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
             )
             found = {str(row[0]): int(row[1]) for row in rows}
             known.update(((self.tenant_id, i), pk) for i, pk in found.items())
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise StorageError(f"PostgreSQL write failed: unknown batteries {missing} in tenant {self.tenant_id!r}")
         return found
 
     async def _pk(self, battery_id: str) -> int | None:

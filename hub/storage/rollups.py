@@ -307,7 +307,7 @@ def aggregate(
 
 
 def samples_by_battery(metrics: Mapping[int, Mapping[int, Values]]) -> dict[int, list[Sample]]:
-    """Time-ordered samples per battery_pk from ``packing.pack_batch``'s metrics (as ``group_rows``)."""
+    """Time-ordered samples per battery_pk from ``packing.pack_batch``'s metrics."""
     return {pk: [Sample(ts, found[ts]) for ts in sorted(found)] for pk, found in metrics.items()}
 
 

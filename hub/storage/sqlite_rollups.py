@@ -165,16 +165,6 @@ async def add_batch(db: aiosqlite.Connection, battery_pk: int, samples: Sequence
     await db.executemany(_UPSERT, params)
 
 
-def group_rows(rows: Iterable[Sequence[Any]], pks: dict[str, int]) -> dict[int, list[Sample]]:
-    """Packed rows (tenant, battery id, readings columns...) as time-ordered samples per battery_pk;
-    of two rows with the same time the later wins, as INSERT OR REPLACE does."""
-    by_time: dict[int, dict[int, Sample]] = {}
-    for row in rows:
-        sample = sample_from_columns(row[2], row[3], row[4], row[5], row[6], row[12], row[13])
-        by_time.setdefault(pks[row[1]], {})[sample.ts] = sample
-    return {pk: [found[ts] for ts in sorted(found)] for pk, found in by_time.items()}
-
-
 async def baseline(
     db: aiosqlite.Connection, battery_pk: int, cached: Sample | None, first_ts: int
 ) -> tuple[Sample | None, int | None]:

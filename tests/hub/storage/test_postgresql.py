@@ -244,7 +244,9 @@ async def test_a_reading_too_large_for_the_columns_is_dropped_not_its_batch(
     good = [Reading("one", timestamp=T_DATA + timedelta(seconds=s), voltage=52.0) for s in (0, 2)]
     await store.write_readings([good[0], corrupt, good[1]])
     assert [r.timestamp for r in await store.history("one", None, None, 10)] == [r.timestamp for r in good]
-    assert "holds a value out of range and is dropped" in caplog.text
+    assert "is dropped: it holds a value out of range" in caplog.text
+    buckets = [b async for part in store.iter_buckets("one", "5m", None, None) for b in part]
+    assert [b.n for b in buckets] == [2]  # nor is it rolled up
 
 
 def test_migrate_data_is_a_trackingbms_command() -> None:
