@@ -26,7 +26,6 @@ from hub.storage.rollups import (
     finer,
     fold,
     rollup_all,
-    sample_from_columns,
 )
 from hub.storage.sqlite_rollups import RAW
 
@@ -57,7 +56,6 @@ _SELECT_BUCKETS = (
     f"SELECT bucket_start, {', '.join(_COLUMNS)} FROM rollups WHERE battery_pk = $1 AND class = $2 "
     "AND bucket_start BETWEEN $3 AND $4 ORDER BY bucket_start LIMIT $5"
 )
-_FAR = 2**62
 _OLDEST = "SELECT " + ", ".join(
     f"(SELECT MIN(bucket_start) FROM rollups WHERE battery_pk = $1 AND class = '{c.name}')" for c in CLASSES
 )
@@ -97,20 +95,14 @@ class PgSql:
         return affected(await self.conn.execute(sql, *args))
 
 
-def _sample(row: Sequence[Any]) -> Sample:
-    return sample_from_columns(row[0], row[1], row[2], row[3], row[4], row[10], row[11])
-
-
 async def read_samples(conn: Any, battery_pk: int, lo: int, hi: int, limit: int | None = None) -> list[Sample]:
     """Raw readings in [lo, hi] reduced to their metrics, oldest first."""
-    found = await raw.rows(PgSql(conn), battery_pk, lo, hi, -1 if limit is None else limit)
-    return [_sample(row) for row in found]
+    return await raw.samples(PgSql(conn), battery_pk, lo, hi, -1 if limit is None else limit)
 
 
 async def newest_sample(conn: Any, battery_pk: int) -> Sample | None:
     """The newest raw reading of a battery."""
-    found = await raw.rows(PgSql(conn), battery_pk, 0, _FAR, 1, newest_first=True)
-    return _sample(found[0]) if found else None
+    return await raw.newest_sample(PgSql(conn), battery_pk)
 
 
 async def raw_bounds(conn: Any, battery_pk: int) -> tuple[int, int] | None:

@@ -14,7 +14,7 @@ from hub.reading import Reading, utc_now
 from hub.storage import pg_audit, pg_rollups, raw_tier
 from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, BatteryRecord, StorageError, TenantStore
-from hub.storage.packing import COLUMNS, from_row, pack_batch, to_millis
+from hub.storage.packing import COLUMNS, pack_batch, to_millis
 from hub.storage.pg_partitions import month_of
 from hub.storage.pg_records import PostgresRecords
 from hub.storage.pg_tenancy import PgTenancy
@@ -180,11 +180,8 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
         pk = await self._pk(battery_id)
         if pk is None:
             return []
-        lo = to_millis(start) if start else 0
-        hi = to_millis(end) if end else 2**62
         async with self.snapshot("history read") as conn:
-            found = await raw_tier.rows(pg_rollups.PgSql(conn), pk, lo, hi, limit, newest_first=True)
-        return [from_row(battery_id, row) for row in found]
+            return await raw_tier.newest_readings(pg_rollups.PgSql(conn), pk, battery_id, start, end, limit)
 
     @contextlib.asynccontextmanager
     async def snapshot(self, what: str) -> AsyncIterator[Any]:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
+from hub.reading import Reading
 from hub.storage import chunks
 from hub.storage.chunks import CHUNK_MS, Row, window_of
-from hub.storage.packing import COLUMNS
+from hub.storage.packing import COLUMNS, from_row, to_millis
+from hub.storage.rollups import Sample, sample_from_columns
 
 ALL = 2**62  # LIMIT for "no limit": the same text on both backends
 _HOT = (
@@ -103,6 +106,30 @@ async def rows(db: Sql, battery_pk: int, lo: int, hi: int, limit: int = -1, *, n
     if newest_first:
         merged.reverse()
     return merged if limit < 0 else merged[:limit]
+
+
+def _sample(row: Sequence[Any]) -> Sample:
+    return sample_from_columns(row[0], row[1], row[2], row[3], row[4], row[10], row[11])
+
+
+async def samples(db: Sql, battery_pk: int, lo: int, hi: int, limit: int = -1) -> list[Sample]:
+    """Readings in [lo, hi] reduced to their rollup metrics, oldest first."""
+    return [_sample(row) for row in await rows(db, battery_pk, lo, hi, limit)]
+
+
+async def newest_sample(db: Sql, battery_pk: int) -> Sample | None:
+    """The newest reading of a battery, reduced to its rollup metrics."""
+    found = await rows(db, battery_pk, 0, ALL, 1, newest_first=True)
+    return _sample(found[0]) if found else None
+
+
+async def newest_readings(
+    db: Sql, battery_pk: int, battery_id: str, start: datetime | None, end: datetime | None, limit: int
+) -> list[Reading]:
+    """The newest ``limit`` readings in [start, end], newest first."""
+    lo = to_millis(start) if start else 0
+    hi = to_millis(end) if end else ALL
+    return [from_row(battery_id, row) for row in await rows(db, battery_pk, lo, hi, limit, newest_first=True)]
 
 
 async def bounds(db: Sql, battery_pk: int) -> tuple[int, int] | None:

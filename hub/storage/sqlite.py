@@ -22,7 +22,7 @@ from hub.storage import sqlite_rollups as rollup_sql
 from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, BatteryRecord, Storage, StorageError, TenantStore
 from hub.storage.chunks import window_of
-from hub.storage.packing import COLUMNS, from_row, pack_batch, to_millis
+from hub.storage.packing import COLUMNS, pack_batch, to_millis
 from hub.storage.retention import Pruner, Retention
 from hub.storage.rollups import BY_NAME, FIVE_MIN, Bucket, Sample, from_millis, samples_by_battery
 from hub.storage.sqlite_records import SQLiteRecords
@@ -308,12 +308,8 @@ class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, TenantStore):
     async def _select(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
         """The newest ``limit`` readings in [start, end], newest first."""
         pk = await self._pk(battery_id)
-        if pk is None:
-            return []
-        lo = to_millis(start) if start else 0
-        hi = to_millis(end) if end else 2**62
-        found = await raw_tier.rows(rollup_sql.SQLiteSql(self.storage.db), pk, lo, hi, limit, newest_first=True)
-        return [from_row(battery_id, row) for row in found]
+        db = rollup_sql.SQLiteSql(self.storage.db)
+        return [] if pk is None else await raw_tier.newest_readings(db, pk, battery_id, start, end, limit)
 
     async def data_start(self, battery_id: str) -> dict[str, datetime]:
         pk = await self._pk(battery_id)

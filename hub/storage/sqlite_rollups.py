@@ -28,7 +28,6 @@ from hub.storage.rollups import (
     finer,
     fold,
     rollup_all,
-    sample_from_columns,
 )
 
 RAW = "raw"
@@ -60,7 +59,6 @@ _SELECT_BUCKETS = (
     f"SELECT bucket_start, {', '.join(_COLUMNS)} FROM rollups WHERE battery_pk = ? AND class = ? "
     "AND bucket_start BETWEEN ? AND ? ORDER BY bucket_start LIMIT ?"
 )
-_FAR = 2**62
 _DOWNSAMPLE = downsample_sql("?")
 
 
@@ -111,17 +109,12 @@ async def downsample(
 
 async def read_samples(db: aiosqlite.Connection, battery_pk: int, lo: int, hi: int, limit: int = -1) -> list[Sample]:
     """Raw readings in [lo, hi] reduced to their metrics, oldest first."""
-    return [_sample(row) for row in await raw.rows(SQLiteSql(db), battery_pk, lo, hi, limit)]
-
-
-def _sample(row: Sequence[Any]) -> Sample:
-    return sample_from_columns(row[0], row[1], row[2], row[3], row[4], row[10], row[11])
+    return await raw.samples(SQLiteSql(db), battery_pk, lo, hi, limit)
 
 
 async def newest_sample(db: aiosqlite.Connection, battery_pk: int) -> Sample | None:
     """The newest raw reading of a battery."""
-    found = await raw.rows(SQLiteSql(db), battery_pk, 0, _FAR, 1, newest_first=True)
-    return _sample(found[0]) if found else None
+    return await raw.newest_sample(SQLiteSql(db), battery_pk)
 
 
 async def raw_bounds(db: aiosqlite.Connection, battery_pk: int) -> tuple[int, int] | None:
