@@ -63,10 +63,10 @@ def polarity_for(layout: Layout, firmware: tuple[int, int, int] | None) -> FlagP
     """The invalid-flag polarity of a release, read from the firmware's CAN TX callbacks.
 
     ``can_cbs_tx_cell-voltages.c`` writes 1 when ``invalidCellVoltage`` is true (the flag means
-    "invalid", as its name says) at v1.6.0 (06d3878f) and v1.7.0 (5d9cfbab); the temperature
-    callback at v1.10.0 and the voltage callback at v1.11.0 (308028fb) write 1 when the value is
-    VALID, which is what the current DBC's value table says (0 "Invalid", 1 "Valid"; legacy.md
-    §1.5). v1.8 and v1.9 were not checked: they follow the DBC table here.
+    "invalid", as its name says) at v1.6.0 (06d3878f) and v1.7.0 (5d9cfbab). From v1.8.0 on, the
+    voltage and temperature callbacks write 1 when the value is VALID: v1.8.0 (f94839c7, both
+    callbacks), v1.9.0 (dc64407a, both), v1.10.0 (temperatures) and v1.11.0 (308028fb, voltages),
+    which is what the current DBC's value table says (0 "Invalid", 1 "Valid"; legacy.md §1.5).
     """
     if firmware is not None:
         return FlagPolarity.ONE_MEANS_INVALID if firmware < (1, 8, 0) else FlagPolarity.ONE_MEANS_VALID

@@ -123,8 +123,11 @@ def test_parse_firmware_rejects(text: str) -> None:
 def test_layout_and_flag_meaning_by_firmware() -> None:
     assert layout_for_firmware((1, 6, 0)) is Layout.V1_6
     assert layout_for_firmware((1, 7, 0)) is Layout.CURRENT
-    # v1.6.0 and v1.7.0 write 1 when the value is invalid; v1.10+ when it is valid (dbc.polarity_for).
+    # v1.6.0 and v1.7.0 write 1 when the value is invalid; v1.8.0 on when it is valid (dbc.polarity_for).
     assert polarity_for(Layout.CURRENT, (1, 7, 0)) is FlagPolarity.ONE_MEANS_INVALID
+    assert polarity_for(Layout.CURRENT, (1, 7, 9)) is FlagPolarity.ONE_MEANS_INVALID
+    assert polarity_for(Layout.CURRENT, (1, 8, 0)) is FlagPolarity.ONE_MEANS_VALID
+    assert polarity_for(Layout.CURRENT, (1, 9, 0)) is FlagPolarity.ONE_MEANS_VALID
     assert polarity_for(Layout.CURRENT, (1, 11, 0)) is FlagPolarity.ONE_MEANS_VALID
     assert polarity_for(Layout.V1_6, None) is FlagPolarity.ONE_MEANS_INVALID
     assert polarity_for(Layout.CURRENT, None) is FlagPolarity.ONE_MEANS_VALID
