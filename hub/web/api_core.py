@@ -27,7 +27,7 @@ LOGS_QUERY = {
     vol.Optional("until"): iso_time,
 }
 LOG_RECORD = obj(time=STR, level=STR, logger=STR, module=STR, message=STR, seq=INT)
-HEALTH = obj(status=STR, version=STR, services=COUNTS, batteries=COUNTS)
+HEALTH = obj(status=STR, name=STR, version=STR, services=COUNTS, batteries=COUNTS)
 SERVICES = obj(services=array(SERVICE), plugins=array(PLUGIN), bus=array(OBJECT))
 RELOAD = obj(("reloaded", "restart_required"), reloaded=array(STR), restart_required=array(STR))
 ISSUE = obj(path=STR, line=nullable(INT), message=STR, text=STR)
@@ -49,7 +49,13 @@ async def health(request: web.Request) -> web.Response:
     for coordinator in batteries:
         state = coordinator.link_state().value
         links[state] = links.get(state, 0) + 1
-    data = {"status": hub.registry.overall().value, "version": hub.version, "services": counts, "batteries": links}
+    data = {
+        "status": hub.registry.overall().value,
+        "name": hub.config.data["hub"]["name"],
+        "version": hub.version,
+        "services": counts,
+        "batteries": links,
+    }
     return envelope(request, data)
 
 

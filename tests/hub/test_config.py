@@ -260,6 +260,19 @@ def test_invalid_driver_key_names_file_line_and_path(config_dir: Path, plugins: 
     assert issues(err) == ["trackingbms.yaml:12: batteries[1].port: expected a serial device path"]
 
 
+@pytest.mark.parametrize("role", ["edge", "central"])
+def test_roles_not_built_yet_are_refused_not_ignored(config_dir: Path, plugins: PluginManager, role: str) -> None:
+    path = write(config_dir, f"hub:\n  role: {role}\n")
+    with pytest.raises(ConfigError) as err:
+        validate_config(load_config(path), plugins)
+    assert "not available yet" in str(err.value) and "hub.role" in str(err.value)
+
+
+def test_unknown_role_is_refused(config_dir: Path, plugins: PluginManager) -> None:
+    with pytest.raises(ConfigError, match="expected 'all'"):
+        validate_config(load_config(write(config_dir, "hub:\n  role: primary\n")), plugins)
+
+
 def test_unknown_section_is_rejected(config_dir: Path, plugins: PluginManager) -> None:
     path = write(
         config_dir,

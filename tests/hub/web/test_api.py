@@ -104,6 +104,7 @@ async def test_listing_types_status_health(start_hub: HubFactory, http: aiohttp.
     assert status["data"]["link_state"] == "online" and status["data"]["health"] == "ok"
     _, health = await get(http, hub, "/api/v1/core/health")
     assert health["data"]["status"] == "ok"
+    assert health["data"]["name"] == hub.config.data["hub"]["name"] == "TrackingBMS"
     _, services = await get(http, hub, "/api/v1/core/services")
     names = {s["name"]: s["health"] for s in services["data"]["services"]}
     assert names["battery.one"] == "ok" and names["plugin.daly"] == "ok" and names["core.recorder"] == "ok"
