@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.reading import Reading, utc_now
-from hub.storage import pg_audit, pg_rollups, raw_tier
+from hub.storage import pg_audit, raw_tier, rollup_tables
 from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, BatteryRecord, StorageError, TenantStore
 from hub.storage.packing import COLUMNS, pack_batch, to_millis
@@ -19,8 +19,9 @@ from hub.storage.pg_partitions import month_of
 from hub.storage.pg_records import PostgresRecords
 from hub.storage.pg_tenancy import PgTenancy
 from hub.storage.postgres import PostgreSQLStorage
+from hub.storage.rollup_tables import RAW
 from hub.storage.rollups import BY_NAME, Bucket, Sample, from_millis, samples_by_battery
-from hub.storage.sqlite_rollups import RAW
+from hub.storage.sql import PgSql
 
 _LOGGER = logging.getLogger(__name__)
 _INSERT = (
@@ -100,11 +101,12 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
 
     async def _write(self, rows: list[tuple[Any, ...]], groups: dict[int, list[Sample]]) -> None:
         async with self.storage.transaction("write", groups) as conn:
-            before = {pk: await pg_rollups.baseline(conn, pk, s[0].ts) for pk, s in groups.items()}
+            sql = PgSql(conn)
+            before = {pk: await rollup_tables.baseline(sql, pk, s[0].ts) for pk, s in groups.items()}
             await conn.executemany(_INSERT, rows)
             # Rolled up in the same transaction: a reading counted as stored is also in the rollups.
             for pk, samples in groups.items():
-                await pg_rollups.roll_up(conn, pk, samples, *before[pk])
+                await rollup_tables.roll_up(sql, pk, samples, *before[pk])
 
     async def _known_pks(self, battery_ids: set[str]) -> dict[str, int]:
         """Primary keys of those of this tenant's batteries that are registered.
@@ -181,7 +183,7 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
         if pk is None:
             return []
         async with self.snapshot("history read") as conn:
-            return await raw_tier.newest_readings(pg_rollups.PgSql(conn), pk, battery_id, start, end, limit)
+            return await raw_tier.newest_readings(PgSql(conn), pk, battery_id, start, end, limit)
 
     @contextlib.asynccontextmanager
     async def snapshot(self, what: str) -> AsyncIterator[Any]:
@@ -195,7 +197,7 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
         if pk is None:
             return {}
         async with self.snapshot("history read") as conn:
-            found = await pg_rollups.oldest(conn, pk)
+            found = await rollup_tables.oldest(PgSql(conn), pk)
         return {name: from_millis(ms) for name, ms in found.items()}
 
     async def count_rows(self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None) -> int:
@@ -204,7 +206,7 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
             return 0
         lo, hi = _bounds(resolution, start, end)
         async with self.snapshot("history read") as conn:
-            return await pg_rollups.count(conn, pk, resolution, lo, hi)
+            return await rollup_tables.count(PgSql(conn), pk, resolution, lo, hi)
 
     async def iter_samples(
         self, battery_id: str, start: datetime | None, end: datetime | None, chunk: int = 5000
@@ -213,7 +215,7 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
         lo, hi = _bounds(RAW, start, end)
         while pk is not None and lo <= hi:
             async with self.snapshot("history read") as conn:
-                samples = await pg_rollups.read_samples(conn, pk, lo, hi, chunk)
+                samples = await raw_tier.samples(PgSql(conn), pk, lo, hi, chunk)
             if samples:
                 yield samples
             if len(samples) < chunk:
@@ -227,7 +229,7 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
         lo, hi = _bounds(resolution, start, end)
         while pk is not None and lo <= hi:
             async with self.snapshot("history read") as conn:
-                buckets = await pg_rollups.read_buckets(conn, pk, resolution, lo, hi, chunk)
+                buckets = await rollup_tables.read_buckets(PgSql(conn), pk, resolution, lo, hi, chunk)
             if buckets:
                 yield buckets
             if len(buckets) < chunk:
@@ -242,7 +244,8 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
         if pk is None:
             return []
         async with self.snapshot("history read") as conn:
-            return await pg_rollups.downsample(conn, pk, resolution, _bounds(resolution, *span), origin, width)
+            bounds = _bounds(resolution, *span)
+            return await rollup_tables.downsample(PgSql(conn), pk, resolution, bounds, origin, width)
 
     async def rebuild_rollups(self, battery_id: str, start: datetime | None = None, end: datetime | None = None) -> int:
         pk = await self._pk(battery_id)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from hub.storage import pg_audit, pg_rollups, raw_tier
+from hub.storage import pg_audit, raw_tier, rollup_tables
 from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, Storage, StorageError
 from hub.storage.chunks import window_of
@@ -27,8 +27,9 @@ from hub.storage.pg_schema import current_schema, lock_batteries, migrate, schem
 from hub.storage.pg_settings import PostgresSettings
 from hub.storage.pg_tenancy import PgTenants
 from hub.storage.retention import Pruner, Retention
+from hub.storage.rollup_tables import RAW, rebuild_windows
 from hub.storage.rollups import BY_NAME, FIVE_MIN
-from hub.storage.sqlite_rollups import RAW, rebuild_windows
+from hub.storage.sql import PgSql
 
 if TYPE_CHECKING:
     from hub.storage.pg_tenant import PostgreSQLTenantStore
@@ -166,7 +167,7 @@ class PostgreSQLStorage(PgTenants, Storage):
         """Rebuild a battery's rollups over [lo, hi] (ms, None = all), clamped to its stored readings,
         one day per transaction so writers are never held up for long."""
         async with self.connection("rollup rebuild") as conn:
-            bounds = await pg_rollups.raw_bounds(conn, battery_pk)
+            bounds = await raw_tier.bounds(PgSql(conn), battery_pk)
         if bounds is None:
             return 0
         start = max(FIVE_MIN.floor(bounds[0]), lo if lo is not None else bounds[0])
@@ -174,7 +175,7 @@ class PostgreSQLStorage(PgTenants, Storage):
         written = 0
         for window in rebuild_windows(start, end) if start < end else []:
             async with self.transaction("rollup rebuild", [battery_pk]) as conn:
-                written += await pg_rollups.rebuild_window(conn, battery_pk, *window)
+                written += await rollup_tables.rebuild_window(PgSql(conn), battery_pk, *window)
             await asyncio.sleep(0)
         return written
 
@@ -185,7 +186,7 @@ class PostgreSQLStorage(PgTenants, Storage):
             pk = int(row[0])
             while True:  # the battery's write lock keeps the recorder out of the hour being folded
                 async with self.transaction("compaction", [pk]) as conn:
-                    folded = await raw_tier.compact(pg_rollups.PgSql(conn), pk, end, chunk)
+                    folded = await raw_tier.compact(PgSql(conn), pk, end, chunk)
                 if not folded:
                     break
                 total += folded
@@ -221,9 +222,9 @@ class PostgreSQLStorage(PgTenants, Storage):
         while True:
             async with self.transaction("prune", [battery_pk]) as conn:
                 if name == RAW:
-                    deleted = await pg_rollups.prune_readings(conn, battery_pk, cutoff, chunk)
+                    deleted = await rollup_tables.prune_readings(PgSql(conn), battery_pk, cutoff, chunk)
                 else:
-                    deleted = await pg_rollups.prune_rollups(conn, battery_pk, name, cutoff, chunk)
+                    deleted = await rollup_tables.prune_rollups(PgSql(conn), battery_pk, name, cutoff, chunk)
             total += deleted
             if deleted < chunk:
                 return total

@@ -2,7 +2,7 @@
 
 Readers see both as one series: a time held by both is the row's (a rewrite after compaction), as
 it is once the compactor folds that row into its chunk. The same SQL (``$n`` placeholders, which
-SQLite reads as ``?n``) runs on both backends through a :class:`Sql` adapter on the caller's
+SQLite reads as ``?n``) runs on both backends through a :class:`~hub.storage.sql.Sql` adapter on the caller's
 connection, inside the caller's transaction.
 """
 
@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from hub.reading import Reading
 from hub.storage import chunks
 from hub.storage.chunks import CHUNK_MS, Row, window_of
 from hub.storage.packing import COLUMNS, from_row, to_millis
 from hub.storage.rollups import Sample, sample_from_columns
+from hub.storage.sql import Sql
 
 ALL = 2**62  # LIMIT for "no limit": the same text on both backends
 _HOT = (
@@ -55,16 +56,6 @@ _PRUNE_ROWS = (
 )
 _EXPIRED = "SELECT start_ts, last_ts, n FROM reading_chunks WHERE battery_pk = $1 AND first_ts < $2 ORDER BY start_ts"
 _DECODE_INLINE = 2  # chunks decoded on the event loop; more go to a thread (about 40 ms per full hour)
-
-
-class Sql(Protocol):
-    """A connection of either backend, as the raw tier uses it."""
-
-    async def fetch(self, sql: str, *args: Any) -> Sequence[Sequence[Any]]:
-        """Every row of a query."""
-
-    async def execute(self, sql: str, *args: Any) -> int:
-        """Run a statement; rows it changed."""
 
 
 async def decode_blobs(blobs: Sequence[bytes]) -> list[list[Row]]:

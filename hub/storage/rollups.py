@@ -340,35 +340,6 @@ def iso(ms: int) -> str:
     return from_millis(ms).isoformat().replace("+00:00", "Z")
 
 
-def downsample_sql(param: str) -> str:
-    """SQL merging one class's buckets into equal-width groups, as ``Bucket.merge`` would, in the
-    database: only the groups travel, not every bucket. ``param`` is the numbered placeholder
-    prefix (``?`` for SQLite, ``$`` for PostgreSQL) of: 1 battery_pk, 2 class, 3 lo, 4 hi (bucket
-    starts, inclusive), 5 origin, 6 width (ms). Rows: group index, then the columns of
-    :meth:`Bucket.from_values`. The last values come from the group's newest bucket holding a
-    reading (buckets do not overlap, so that one also holds the newest ``last_ts``).
-    """
-    stats = {"min": "MIN", "max": "MAX", "sum": "SUM", "count": "SUM"}
-    grouped = ["SUM(n) AS n, MAX(last_ts) AS last_ts, SUM(charged_wh) AS ch, SUM(discharged_wh) AS dis"]
-    picked = ["g.n", "g.last_ts", "g.ch", "g.dis"]
-    for metric in METRICS:
-        for stat in STATS:
-            column = f"{metric}_{stat}"
-            if stat == "last":
-                picked.append(f"l.{column}")
-            else:
-                grouped.append(f"{stats[stat]}({column}) AS {column}")
-                picked.append(f"g.{column}")
-    p = param
-    return (
-        f"WITH g AS (SELECT (bucket_start - {p}5) / {p}6 AS k, {', '.join(grouped)}, "
-        "MAX(CASE WHEN last_ts IS NOT NULL THEN bucket_start END) AS newest "
-        f"FROM rollups WHERE battery_pk = {p}1 AND class = {p}2 AND bucket_start BETWEEN {p}3 AND {p}4 GROUP BY k) "
-        f"SELECT g.k, {', '.join(picked)} FROM g LEFT JOIN rollups l "
-        f"ON l.battery_pk = {p}1 AND l.class = {p}2 AND l.bucket_start = g.newest ORDER BY g.k"
-    )
-
-
 def downsampled(rows: Iterable[Sequence[Any]], origin: int, width: int) -> list[Bucket]:
     """Buckets from the rows of :func:`downsample_sql`."""
     buckets = []

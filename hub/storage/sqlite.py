@@ -17,14 +17,14 @@ from typing import Any
 import aiosqlite
 
 from hub.reading import Reading, utc_now
-from hub.storage import raw_tier, sqlite_audit
-from hub.storage import sqlite_rollups as rollup_sql
+from hub.storage import raw_tier, rollup_tables, sqlite_audit
 from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, BatteryRecord, Storage, StorageError, TenantStore
 from hub.storage.chunks import window_of
 from hub.storage.packing import COLUMNS, pack_batch, to_millis
 from hub.storage.retention import Pruner, Retention
 from hub.storage.rollups import BY_NAME, FIVE_MIN, Bucket, Sample, from_millis, samples_by_battery
+from hub.storage.sql import SQLiteSql
 from hub.storage.sqlite_records import SQLiteRecords
 from hub.storage.sqlite_tenancy import SQLiteTenancy, SQLiteTenants
 
@@ -134,15 +134,15 @@ class SQLiteStorage(SQLiteTenants, Storage):
     async def rebuild(self, battery_pk: int, lo: int | None, hi: int | None) -> int:
         """Rebuild a battery's rollups over [lo, hi] (ms, None = all), clamped to its stored readings,
         one day per transaction so writers are never held up for long."""
-        bounds = await rollup_sql.raw_bounds(self.db, battery_pk)
+        bounds = await raw_tier.bounds(SQLiteSql(self.db), battery_pk)
         if bounds is None:
             return 0
         start = max(FIVE_MIN.floor(bounds[0]), lo if lo is not None else bounds[0])
         end = min(bounds[1], hi if hi is not None else bounds[1]) + 1
         written = 0
-        for window in rollup_sql.rebuild_windows(start, end) if start < end else []:
+        for window in rollup_tables.rebuild_windows(start, end) if start < end else []:
             async with self.transaction("rollup rebuild") as db:
-                written += await rollup_sql.rebuild_window(db, battery_pk, *window)
+                written += await rollup_tables.rebuild_window(SQLiteSql(db), battery_pk, *window)
             await asyncio.sleep(0)
         return written
 
@@ -156,7 +156,7 @@ class SQLiteStorage(SQLiteTenants, Storage):
         for pk in await self._battery_pks():
             while True:
                 async with self.transaction("compaction") as db:
-                    folded = await raw_tier.compact(rollup_sql.SQLiteSql(db), pk, end, chunk)
+                    folded = await raw_tier.compact(SQLiteSql(db), pk, end, chunk)
                 if not folded:
                     break
                 total += folded
@@ -164,7 +164,7 @@ class SQLiteStorage(SQLiteTenants, Storage):
         return total
 
     async def prune(self, cutoffs: Mapping[str, datetime], chunk: int = 5000) -> dict[str, int]:
-        unknown = set(cutoffs) - {rollup_sql.RAW, *BY_NAME}
+        unknown = set(cutoffs) - {rollup_tables.RAW, *BY_NAME}
         if unknown:
             raise ValueError(f"unknown storage classes {sorted(unknown)}")
         result = dict.fromkeys(cutoffs, 0)
@@ -177,10 +177,10 @@ class SQLiteStorage(SQLiteTenants, Storage):
         total = 0
         while True:
             async with self.transaction("prune") as db:
-                if name == rollup_sql.RAW:
-                    deleted = await rollup_sql.prune_readings(db, battery_pk, cutoff, chunk)
+                if name == rollup_tables.RAW:
+                    deleted = await rollup_tables.prune_readings(SQLiteSql(db), battery_pk, cutoff, chunk)
                 else:
-                    deleted = await rollup_sql.prune_rollups(db, battery_pk, name, cutoff, chunk)
+                    deleted = await rollup_tables.prune_rollups(SQLiteSql(db), battery_pk, name, cutoff, chunk)
             total += deleted
             if deleted < chunk:
                 return total
@@ -241,11 +241,12 @@ class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, TenantStore):
                 missing = sorted(set(unknown))
                 raise StorageError(f"SQLite write failed: unknown batteries {missing} in tenant {self.tenant_id!r}")
             groups = samples_by_battery(metrics)
-            before = {pk: await rollup_sql.baseline(db, pk, newest.get(pk), s[0].ts) for pk, s in groups.items()}
+            sql = SQLiteSql(db)
+            before = {pk: await rollup_tables.baseline(sql, pk, s[0].ts, newest.get(pk)) for pk, s in groups.items()}
             await db.executemany(_INSERT, rows)
             # Rolled up in the same transaction: a reading counted as stored is also in the rollups.
             for pk, samples in groups.items():
-                await rollup_sql.roll_up(db, pk, samples, *before[pk])
+                await rollup_tables.roll_up(sql, pk, samples, *before[pk])
         for pk, samples in groups.items():  # only once committed
             prev = before[pk][0]
             newest[pk] = samples[-1] if prev is None or samples[-1].ts >= prev.ts else prev
@@ -308,27 +309,27 @@ class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, TenantStore):
     async def _select(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
         """The newest ``limit`` readings in [start, end], newest first."""
         pk = await self._pk(battery_id)
-        db = rollup_sql.SQLiteSql(self.storage.db)
+        db = SQLiteSql(self.storage.db)
         return [] if pk is None else await raw_tier.newest_readings(db, pk, battery_id, start, end, limit)
 
     async def data_start(self, battery_id: str) -> dict[str, datetime]:
         pk = await self._pk(battery_id)
-        found = {} if pk is None else await rollup_sql.oldest(self.storage.db, pk)
+        found = {} if pk is None else await rollup_tables.oldest(SQLiteSql(self.storage.db), pk)
         return {name: from_millis(ms) for name, ms in found.items()}
 
     async def count_rows(self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None) -> int:
         pk = await self._pk(battery_id)
         if pk is None:
             return 0
-        return await rollup_sql.count(self.storage.db, pk, resolution, *_bounds(resolution, start, end))
+        return await rollup_tables.count(SQLiteSql(self.storage.db), pk, resolution, *_bounds(resolution, start, end))
 
     async def iter_samples(
         self, battery_id: str, start: datetime | None, end: datetime | None, chunk: int = 5000
     ) -> AsyncIterator[list[Sample]]:
         pk = await self._pk(battery_id)
-        lo, hi = _bounds(rollup_sql.RAW, start, end)
+        lo, hi = _bounds(rollup_tables.RAW, start, end)
         while pk is not None and lo <= hi:
-            samples = await rollup_sql.read_samples(self.storage.db, pk, lo, hi, chunk)
+            samples = await raw_tier.samples(SQLiteSql(self.storage.db), pk, lo, hi, chunk)
             if samples:
                 yield samples
             if len(samples) < chunk:
@@ -341,7 +342,7 @@ class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, TenantStore):
         pk = await self._pk(battery_id)
         lo, hi = _bounds(resolution, start, end)
         while pk is not None and lo <= hi:
-            buckets = await rollup_sql.read_buckets(self.storage.db, pk, resolution, lo, hi, chunk)
+            buckets = await rollup_tables.read_buckets(SQLiteSql(self.storage.db), pk, resolution, lo, hi, chunk)
             if buckets:
                 yield buckets
             if len(buckets) < chunk:
@@ -356,7 +357,7 @@ class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, TenantStore):
         if pk is None:
             return []
         bounds = _bounds(resolution, *span)
-        return await rollup_sql.downsample(self.storage.db, pk, resolution, bounds, origin, width)
+        return await rollup_tables.downsample(SQLiteSql(self.storage.db), pk, resolution, bounds, origin, width)
 
     async def rebuild_rollups(self, battery_id: str, start: datetime | None = None, end: datetime | None = None) -> int:
         pk = await self._pk(battery_id)
@@ -368,6 +369,6 @@ class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, TenantStore):
 def _bounds(resolution: str, start: datetime | None, end: datetime | None) -> tuple[int, int]:
     """[lo, hi] in ms; for a rollup class lo is the start of the bucket holding ``start``."""
     lo = to_millis(start) if start else 0
-    if resolution != rollup_sql.RAW:
+    if resolution != rollup_tables.RAW:
         lo = BY_NAME[resolution].floor(lo)  # KeyError for an unknown class
     return lo, to_millis(end) if end else 2**62
