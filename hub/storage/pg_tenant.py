@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.reading import Reading, utc_now
-from hub.storage import pg_audit, raw_tier, rollup_tables
+from hub.storage import pg_audit, rollup_tables
 from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, BatteryRecord, StorageError, TenantStore
 from hub.storage.packing import COLUMNS, pack_batch, to_millis
@@ -19,9 +19,9 @@ from hub.storage.pg_partitions import month_of
 from hub.storage.pg_records import PostgresRecords
 from hub.storage.pg_tenancy import PgTenancy
 from hub.storage.postgres import PostgreSQLStorage
-from hub.storage.rollup_tables import RAW
-from hub.storage.rollups import BY_NAME, Bucket, Sample, from_millis, samples_by_battery
-from hub.storage.sql import PgSql
+from hub.storage.rollups import Sample, samples_by_battery
+from hub.storage.series_reads import SeriesReads
+from hub.storage.sql import PgSql, Sql
 
 _LOGGER = logging.getLogger(__name__)
 _INSERT = (
@@ -43,15 +43,7 @@ def _missing_partition(err: StorageError) -> bool:
     return "no partition of relation" in str(err.__cause__ or "")
 
 
-def _bounds(resolution: str, start: datetime | None, end: datetime | None) -> tuple[int, int]:
-    """[lo, hi] in ms; for a rollup class lo is the start of the bucket holding ``start``."""
-    lo = to_millis(start) if start else 0
-    if resolution != RAW:
-        lo = BY_NAME[resolution].floor(lo)  # KeyError for an unknown class
-    return lo, to_millis(end) if end else 2**62
-
-
-class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
+class PostgreSQLTenantStore(PgTenancy, PostgresRecords, SeriesReads, TenantStore):
     """One tenant's view of a PostgreSQL database."""
 
     def __init__(self, storage: PostgreSQLStorage, tenant_id: str) -> None:
@@ -170,82 +162,12 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, TenantStore):
     def iter_audit(self, query: AuditQuery | None = None, chunk: int = 500) -> AsyncIterator[list[AuditEntry]]:
         return pg_audit.iterate(self.storage, replace(query or AuditQuery(), tenant=self.tenant_id), chunk)
 
-    async def latest(self, battery_id: str) -> Reading | None:
-        rows = await self._select(battery_id, None, None, 1)
-        return rows[0] if rows else None
-
-    async def history(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
-        return list(reversed(await self._select(battery_id, start, end, limit)))
-
-    async def _select(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
-        """The newest ``limit`` readings in [start, end], newest first."""
-        pk = await self._pk(battery_id)
-        if pk is None:
-            return []
-        async with self.snapshot("history read") as conn:
-            return await raw_tier.newest_readings(PgSql(conn), pk, battery_id, start, end, limit)
-
     @contextlib.asynccontextmanager
-    async def snapshot(self, what: str) -> AsyncIterator[Any]:
-        """A connection reading one snapshot: rows and chunks seen as of one moment, whatever the
-        compactor commits in between (it moves readings from one table to the other)."""
+    async def _reader(self, what: str) -> AsyncIterator[Sql]:
+        """A read-only snapshot: rows and chunks seen as of one moment, whatever the compactor
+        commits in between (it moves readings from one table to the other)."""
         async with self.storage.connection(what) as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            yield conn
-
-    async def data_start(self, battery_id: str) -> dict[str, datetime]:
-        pk = await self._pk(battery_id)
-        if pk is None:
-            return {}
-        async with self.snapshot("history read") as conn:
-            found = await rollup_tables.oldest(PgSql(conn), pk)
-        return {name: from_millis(ms) for name, ms in found.items()}
-
-    async def count_rows(self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None) -> int:
-        pk = await self._pk(battery_id)
-        if pk is None:
-            return 0
-        lo, hi = _bounds(resolution, start, end)
-        async with self.snapshot("history read") as conn:
-            return await rollup_tables.count(PgSql(conn), pk, resolution, lo, hi)
-
-    async def iter_samples(
-        self, battery_id: str, start: datetime | None, end: datetime | None, chunk: int = 5000
-    ) -> AsyncIterator[list[Sample]]:
-        pk = await self._pk(battery_id)
-        lo, hi = _bounds(RAW, start, end)
-        while pk is not None and lo <= hi:
-            async with self.snapshot("history read") as conn:
-                samples = await raw_tier.samples(PgSql(conn), pk, lo, hi, chunk)
-            if samples:
-                yield samples
-            if len(samples) < chunk:
-                return
-            lo = samples[-1].ts + 1  # keyset paging: no cursor stays open across yields
-
-    async def iter_buckets(
-        self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None, chunk: int = 5000
-    ) -> AsyncIterator[list[Bucket]]:
-        pk = await self._pk(battery_id)
-        lo, hi = _bounds(resolution, start, end)
-        while pk is not None and lo <= hi:
-            async with self.snapshot("history read") as conn:
-                buckets = await rollup_tables.read_buckets(PgSql(conn), pk, resolution, lo, hi, chunk)
-            if buckets:
-                yield buckets
-            if len(buckets) < chunk:
-                return
-            lo = buckets[-1].start + 1
-
-    async def downsample_buckets(
-        self, battery_id: str, resolution: str, span: tuple[datetime, datetime], origin: int, width: int
-    ) -> list[Bucket]:
-        """A class's buckets in span merged, in the database, into groups of ``width`` ms from ``origin``."""
-        pk = await self._pk(battery_id)
-        if pk is None:
-            return []
-        async with self.snapshot("history read") as conn:
-            bounds = _bounds(resolution, *span)
-            return await rollup_tables.downsample(PgSql(conn), pk, resolution, bounds, origin, width)
+            yield PgSql(conn)
 
     async def rebuild_rollups(self, battery_id: str, start: datetime | None = None, end: datetime | None = None) -> int:
         pk = await self._pk(battery_id)

@@ -23,8 +23,9 @@ from hub.storage.base import AuditEntry, BatteryRecord, Storage, StorageError, T
 from hub.storage.chunks import window_of
 from hub.storage.packing import COLUMNS, pack_batch, to_millis
 from hub.storage.retention import Pruner, Retention
-from hub.storage.rollups import BY_NAME, FIVE_MIN, Bucket, Sample, from_millis, samples_by_battery
-from hub.storage.sql import SQLiteSql
+from hub.storage.rollups import BY_NAME, FIVE_MIN, Sample, samples_by_battery
+from hub.storage.series_reads import SeriesReads
+from hub.storage.sql import Sql, SQLiteSql
 from hub.storage.sqlite_records import SQLiteRecords
 from hub.storage.sqlite_tenancy import SQLiteTenancy, SQLiteTenants
 
@@ -209,7 +210,7 @@ class SQLiteStorage(SQLiteTenants, Storage):
         return sqlite_audit.iterate(self.db, query, chunk)
 
 
-class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, TenantStore):
+class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, SeriesReads, TenantStore):
     """One tenant's view of a SQLite database."""
 
     def __init__(self, storage: SQLiteStorage, tenant_id: str) -> None:
@@ -299,76 +300,12 @@ class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, TenantStore):
     def iter_audit(self, query: AuditQuery | None = None, chunk: int = 500) -> AsyncIterator[list[AuditEntry]]:
         return sqlite_audit.iterate(self.storage.db, replace(query or AuditQuery(), tenant=self.tenant_id), chunk)
 
-    async def latest(self, battery_id: str) -> Reading | None:
-        rows = await self._select(battery_id, None, None, 1)
-        return rows[0] if rows else None
-
-    async def history(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
-        return list(reversed(await self._select(battery_id, start, end, limit)))
-
-    async def _select(self, battery_id: str, start: datetime | None, end: datetime | None, limit: int) -> list[Reading]:
-        """The newest ``limit`` readings in [start, end], newest first."""
-        pk = await self._pk(battery_id)
-        db = SQLiteSql(self.storage.db)
-        return [] if pk is None else await raw_tier.newest_readings(db, pk, battery_id, start, end, limit)
-
-    async def data_start(self, battery_id: str) -> dict[str, datetime]:
-        pk = await self._pk(battery_id)
-        found = {} if pk is None else await rollup_tables.oldest(SQLiteSql(self.storage.db), pk)
-        return {name: from_millis(ms) for name, ms in found.items()}
-
-    async def count_rows(self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None) -> int:
-        pk = await self._pk(battery_id)
-        if pk is None:
-            return 0
-        return await rollup_tables.count(SQLiteSql(self.storage.db), pk, resolution, *_bounds(resolution, start, end))
-
-    async def iter_samples(
-        self, battery_id: str, start: datetime | None, end: datetime | None, chunk: int = 5000
-    ) -> AsyncIterator[list[Sample]]:
-        pk = await self._pk(battery_id)
-        lo, hi = _bounds(rollup_tables.RAW, start, end)
-        while pk is not None and lo <= hi:
-            samples = await raw_tier.samples(SQLiteSql(self.storage.db), pk, lo, hi, chunk)
-            if samples:
-                yield samples
-            if len(samples) < chunk:
-                return
-            lo = samples[-1].ts + 1  # keyset paging: no cursor stays open across awaits
-
-    async def iter_buckets(
-        self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None, chunk: int = 5000
-    ) -> AsyncIterator[list[Bucket]]:
-        pk = await self._pk(battery_id)
-        lo, hi = _bounds(resolution, start, end)
-        while pk is not None and lo <= hi:
-            buckets = await rollup_tables.read_buckets(SQLiteSql(self.storage.db), pk, resolution, lo, hi, chunk)
-            if buckets:
-                yield buckets
-            if len(buckets) < chunk:
-                return
-            lo = buckets[-1].start + 1
-
-    async def downsample_buckets(
-        self, battery_id: str, resolution: str, span: tuple[datetime, datetime], origin: int, width: int
-    ) -> list[Bucket]:
-        """A class's buckets in span merged, in the database, into groups of ``width`` ms from ``origin``."""
-        pk = await self._pk(battery_id)
-        if pk is None:
-            return []
-        bounds = _bounds(resolution, *span)
-        return await rollup_tables.downsample(SQLiteSql(self.storage.db), pk, resolution, bounds, origin, width)
+    @contextlib.asynccontextmanager
+    async def _reader(self, what: str) -> AsyncIterator[Sql]:
+        yield SQLiteSql(self.storage.db)  # the one connection: every committed write is seen
 
     async def rebuild_rollups(self, battery_id: str, start: datetime | None = None, end: datetime | None = None) -> int:
         pk = await self._pk(battery_id)
         if pk is None:
             return 0
         return await self.storage.rebuild(pk, to_millis(start) if start else None, to_millis(end) if end else None)
-
-
-def _bounds(resolution: str, start: datetime | None, end: datetime | None) -> tuple[int, int]:
-    """[lo, hi] in ms; for a rollup class lo is the start of the bucket holding ``start``."""
-    lo = to_millis(start) if start else 0
-    if resolution != rollup_tables.RAW:
-        lo = BY_NAME[resolution].floor(lo)  # KeyError for an unknown class
-    return lo, to_millis(end) if end else 2**62
