@@ -15,7 +15,14 @@ from aiohttp import web
 from hub import __version__
 from hub.auth.provider import AuthProvider, start_provider
 from hub.batteries import BatteryManager
-from hub.bus import SYSTEM_HUB_STARTED, SYSTEM_HUB_STOPPING, SYSTEM_MODULE_STARTED, SYSTEM_MODULE_STOPPED, EventBus
+from hub.bus import (
+    SYSTEM_CONFIG_CHANGED,
+    SYSTEM_HUB_STARTED,
+    SYSTEM_HUB_STOPPING,
+    SYSTEM_MODULE_STARTED,
+    SYSTEM_MODULE_STOPPED,
+    EventBus,
+)
 from hub.config import ConfigManager, load_config
 from hub.logs import LogSetup
 from hub.pipeline import Pipeline
@@ -236,6 +243,11 @@ class Hub:
 
     async def reload_section(self, name: str) -> dict[str, Any]:
         """Apply a changed section to the running hub; says when a restart is needed."""
+        result = await self._apply_section(name)
+        self.bus.publish(SYSTEM_CONFIG_CHANGED, {"section": name, **result})
+        return result
+
+    async def _apply_section(self, name: str) -> dict[str, Any]:
         data = self.config.data
         if name in RESTART_SECTIONS:
             return {"applied": False, "restart_required": True}

@@ -11,10 +11,12 @@ from aiohttp import web
 from hub.auth.middleware import REFRESH_COOKIE, check_csrf
 from hub.auth.policy import actions_of
 from hub.auth.principal import PRINCIPAL, Principal, principal_of
+from hub.bus import AUTH_USER_LOGIN, AUTH_USER_LOGOUT
 from hub.reading import utc_now
 from hub.storage.accounts import UserRecord
 from hub.storage.base import DEFAULT_TENANT
 from hub.web.api import BODY, Endpoint
+from hub.web.app import get_hub
 from hub.web.envelope import ApiError, envelope
 from trackingbms_accounts.api_auditing import audit, tenant_of_user, user_view
 from trackingbms_accounts.provider import IssuedSession, RefreshRejectedError
@@ -31,6 +33,7 @@ from trackingbms_accounts.web import (
     set_cookies,
 )
 
+ORIGIN = "plugin.accounts"
 LOGIN = vol.Schema(
     {
         vol.Required("username"): text(64, 1),
@@ -126,6 +129,17 @@ async def login(request: web.Request) -> web.Response:
         as_user=user,
         session_id=issued.session_id,
     )
+    get_hub(request).bus.publish(
+        AUTH_USER_LOGIN,
+        {
+            "user_id": user.id,
+            "username": user.username,
+            "tenant_id": tenant_of_user(user),
+            "session_id": issued.session_id,
+            "ip": request.remote,
+        },
+        origin=ORIGIN,
+    )
     return _issued(request, issued, body["cookie"])
 
 
@@ -186,6 +200,17 @@ async def logout(request: web.Request) -> web.Response:
     user = None if user_id is None else await accounts.user(user_id)
     tenant = None if user is None else tenant_of_user(user)
     await audit(request, "auth.logout", session, "ok", tenant=tenant, as_user=user, revoked=revoked)
+    get_hub(request).bus.publish(
+        AUTH_USER_LOGOUT,
+        {
+            "user_id": user_id,
+            "username": None if user is None else user.username,
+            "tenant_id": tenant,
+            "session_id": session,
+            "revoked": revoked,
+        },
+        origin=ORIGIN,
+    )
     response = envelope(request, {"session_id": session, "revoked": revoked})
     clear_cookies(response)
     return response

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hub.bus import DATA_BMS_NEW, Event
+from hub.bus import DATA_BMS_NEW, SYSTEM_CONFIG_CHANGED, Event
 from hub.core import MAINTENANCE
 from hub.plugins import PluginManager
 from hub.registry import Health
@@ -158,3 +158,16 @@ async def test_storage_maintenance_shows_in_health(start_hub: HubFactory, http: 
         assert MAINTENANCE in await response.text()
     pruner.on_result(replace(outcome, error="StorageError: disk I/O error"))
     assert (service.health, service.reason) == (Health.DEGRADED, "StorageError: disk I/O error")
+
+
+async def test_a_config_change_is_published(start_hub: HubFactory) -> None:
+    hub = await start_hub()
+    changes: list[Event] = []
+    hub.bus.subscribe(SYSTEM_CONFIG_CHANGED, changes.append, name="test")
+    assert await hub.reload_section("logging") == {"applied": True, "restart_required": False}
+    assert await hub.reload_section("storage") == {"applied": False, "restart_required": True}
+    await hub.bus.drain()
+    assert [c.data for c in changes] == [
+        {"section": "logging", "applied": True, "restart_required": False},
+        {"section": "storage", "applied": False, "restart_required": True},
+    ]

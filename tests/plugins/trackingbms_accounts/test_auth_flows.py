@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
+from hub.bus import AUTH_USER_LOGIN, AUTH_USER_LOGOUT, Event
 from tests.helpers import HubFactory
 from tests.plugins.trackingbms_accounts.accounts_helpers import ADMIN_PASSWORD, AUTH_CONFIG, call, login
 
@@ -120,3 +121,20 @@ async def test_failed_logins_are_slowed_down(start_hub: HubFactory, http: aiohtt
     async with http.post(f"{hub.http_url}/api/v1/auth/login", json=right) as response:
         assert response.status == 429 and int(response.headers["Retry-After"]) > 0
         assert "access_token" not in await response.text()
+
+
+async def test_login_and_logout_are_published_on_the_bus(start_hub: HubFactory, http: aiohttp.ClientSession) -> None:
+    hub = await start_hub(AUTH_CONFIG)
+    seen: list[Event] = []
+    hub.bus.subscribe("auth.user.*", seen.append, name="test")
+    status, _ = await call(http, hub, "POST", "/api/v1/auth/login", {"username": "admin", "password": "wrong"})
+    assert status == 401
+    tokens = await login(http, hub)
+    assert (await call(http, hub, "POST", "/api/v1/auth/logout", token=tokens["access_token"]))[0] == 200
+    await hub.bus.drain()
+    assert [e.name for e in seen] == [AUTH_USER_LOGIN, AUTH_USER_LOGOUT]  # a failed login is not one
+    login_data, logout_data = seen[0].data, seen[1].data
+    assert login_data["username"] == "admin" and login_data["tenant_id"] == "default"
+    assert login_data["session_id"] == tokens["session_id"] and login_data["ip"] == "127.0.0.1"
+    assert logout_data["user_id"] == login_data["user_id"] and logout_data["session_id"] == tokens["session_id"]
+    assert logout_data["revoked"] >= 1 and seen[0].origin == "plugin.accounts"
