@@ -1,10 +1,11 @@
-"""Serves the live page, its static files, and front-end packages installed by npm."""
+"""Serves the live, history and alerts pages, their static files, and front-end packages installed by npm."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import jinja2
 import voluptuous as vol
@@ -34,29 +35,47 @@ def _node_modules(hub: Hub) -> Path:
     return Path(configured) if configured else DEFAULT_NODE_MODULES
 
 
-async def index(request: web.Request) -> web.Response:
-    """The live page, rendered with the configured batteries so it is useful before JS runs.
+def _title(hub: Any) -> str:
+    return str((hub.config.data.get("webui") or {}).get("title", "TrackingBMS"))
 
-    When the hub requires login, a visitor without a session goes to the login page first: the
-    cards name the batteries, which only logged-in users may see.
-    """
+
+def _logged_in_hub(request: web.Request) -> Any:
+    """The hub, once the visitor may see its pages: without a session (when the hub requires
+    login) the visitor goes to the login page first, as the pages name the batteries."""
     hub: Any = request.app[HUB_KEY]
     if hub.auth_required and PRINCIPAL not in request:
-        raise web.HTTPFound("/login")
-    batteries = [
-        {"id": c.config.id, "name": c.config.name, "driver": c.config.driver}
-        for c in (hub.batteries.coordinators.values() if hub.batteries else [])
-    ]
-    title = (hub.config.data.get("webui") or {}).get("title", "TrackingBMS")
-    template = _ENV.get_template("index.html")
-    html = await template.render_async(title=title, batteries=batteries, logout=hub.auth_required)
+        raise web.HTTPFound("/login" if request.path == "/" else f"/login?next={quote(request.path_qs)}")
+    return hub
+
+
+def _batteries(hub: Any) -> list[dict[str, str]]:
+    coordinators = hub.batteries.coordinators.values() if hub.batteries else []
+    return [{"id": c.config.id, "name": c.config.name, "driver": c.config.driver} for c in coordinators]
+
+
+async def _page(request: web.Request, template: str, **context: Any) -> web.Response:
+    hub = _logged_in_hub(request)
+    html = await _ENV.get_template(template).render_async(title=_title(hub), logout=hub.auth_required, **context)
     return web.Response(text=html, content_type="text/html")
 
 
+async def index(request: web.Request) -> web.Response:
+    """The live page, rendered with the configured batteries so it is useful before JS runs."""
+    return await _page(request, "index.html", batteries=_batteries(_logged_in_hub(request)))
+
+
+async def history_page(request: web.Request) -> web.Response:
+    """A battery's stored history over a range (static/history.js draws it from the API)."""
+    return await _page(request, "history.html", batteries=_batteries(_logged_in_hub(request)))
+
+
+async def alerts_page(request: web.Request) -> web.Response:
+    """The alerts list with acknowledgement (static/alerts.js)."""
+    return await _page(request, "alerts.html")
+
+
 async def _plain_page(request: web.Request, template: str) -> web.Response:
-    hub: Any = request.app[HUB_KEY]
-    title = (hub.config.data.get("webui") or {}).get("title", "TrackingBMS")
-    html = await _ENV.get_template(template).render_async(title=title)
+    html = await _ENV.get_template(template).render_async(title=_title(request.app[HUB_KEY]))
     return web.Response(text=html, content_type="text/html")
 
 
@@ -78,9 +97,11 @@ def config_schema() -> dict[Any, Any]:
 
 @hookimpl
 def register_routes(app: web.Application, hub: Hub) -> None:
-    """/ and /static/ from this package, /vendor/uplot/ from node_modules."""
+    """/, /history, /alerts and /static/ from this package, /vendor/uplot/ from node_modules."""
     app[HUB_KEY] = hub
     app.router.add_get("/", index)
+    app.router.add_get("/history", history_page)
+    app.router.add_get("/alerts", alerts_page)
     app.router.add_get("/login", login_page)
     app.router.add_get("/invite", invite_page)
     app.router.add_static("/static/", HERE / "static")

@@ -8,9 +8,6 @@ import aiohttp
 from playwright.async_api import Browser
 
 from tests.helpers import HubFactory
-from tests.plugins.trackingbms_webui.test_live_page import browser
-
-__all__ = ["browser"]  # the Chromium fixture of the live-page tests
 
 
 async def test_docs_page_and_its_assets_load(start_hub: HubFactory, http: aiohttp.ClientSession) -> None:

@@ -5,9 +5,6 @@ from __future__ import annotations
 from playwright.async_api import Browser
 
 from tests.helpers import HubFactory
-from tests.plugins.trackingbms_webui.test_live_page import browser
-
-__all__ = ["browser"]  # the Chromium fixture of the live-page tests
 
 
 async def test_live_page_runs_under_the_csp(start_hub: HubFactory, browser: Browser) -> None:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
-from tests.helpers import IN_CI, HubFactory
-from tests.plugins.trackingbms_webui.test_live_page import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM
+from tests.helpers import HubFactory
 
 PASSWORD = "browser login password"
 CONFIG = """
@@ -35,24 +32,12 @@ batteries:
 """
 
 
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        if IN_CI:
-            pytest.fail("Debian's chromium is required in CI (make browser installs it)")
-        pytest.skip("chromium is not installed (make browser installs it)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
-
-
 async def test_login_page_opens_the_live_page(
-    start_hub: HubFactory, chromium: Browser, monkeypatch: pytest.MonkeyPatch
+    start_hub: HubFactory, browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRACKINGBMS_ADMIN_PASSWORD", PASSWORD)
     hub = await start_hub(CONFIG)
-    page = await chromium.new_page(bypass_csp=True)  # wait_for_function evaluates strings
+    page = await browser.new_page(bypass_csp=True)  # wait_for_function evaluates strings
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
     await page.goto(hub.http_url or "")
