@@ -393,7 +393,7 @@ function chartOptions(entry, width) {
     height: CHART_HEIGHT,
     cursor: { drag: { x: false, y: false } },
     legend: { show: true },
-    scales: { x: { time: true }, V: { auto: true }, A: { auto: true } },
+    scales: { x: { time: true }, V: { range: (_u, min, max) => paddedRange(min, max, 0.05) }, A: { auto: true } },
     series: [
       { value: (_u, t) => (t == null ? DASH : new Date(t * 1000).toLocaleTimeString()) },
       { label: "Voltage", scale: "V", stroke: voltage, width: 1.5, value: value(formatVoltage) },
@@ -406,6 +406,16 @@ function chartOptions(entry, width) {
       { scale: "A", side: 1, stroke: current, grid: { show: false }, ticks, size: 44, space: 24 },
     ],
   };
+}
+
+/**
+ * A value axis around the data with at least ``pad`` either side: uPlot stretches a flat line
+ * (a pack at rest holds its voltage to the millivolt) to a range from 0, which hides it.
+ */
+function paddedRange(min, max, pad) {
+  if (min == null || max == null) return [0, 1];
+  const margin = Math.max((max - min) * 0.1, pad);
+  return [min - margin, max + margin];
 }
 
 /** Chart containers by element, for the resize observer; cards stretch with the grid. */

@@ -82,6 +82,14 @@ function columns(rows, metric) {
   return [time, mean, low, high];
 }
 
+/** The value axis around the data, at least a little either side of a flat line (uPlot would
+ * stretch it from 0, hiding it). */
+function paddedRange(min, max) {
+  if (min == null || max == null) return [0, 1];
+  const margin = Math.max((max - min) * 0.1, Math.abs(max) * 0.002, 0.05);
+  return [min - margin, max + margin];
+}
+
 function chartOptions(metric, width) {
   const style = getComputedStyle(document.documentElement);
   const colour = style.getPropertyValue("--accent").trim() || "#2563eb";
@@ -94,7 +102,7 @@ function chartOptions(metric, width) {
     cursor: { sync: { key: "history" } },
     legend: { live: true },
     // The whole range, not only where there is data: a gap shows as a gap.
-    scales: { x: { time: true, range: () => view.span } },
+    scales: { x: { time: true, range: () => view.span }, y: { range: (_u, min, max) => paddedRange(min, max) } },
     axes: [axis, { ...axis, size: 56 }],
     series: [
       {},
