@@ -65,8 +65,14 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def history_page(request: web.Request) -> web.Response:
-    """A battery's stored history over a range (static/history.js draws it from the API)."""
-    return await _page(request, "history.html", batteries=_batteries(_logged_in_hub(request)))
+    """A battery's stored history over a range (static/history.js draws it from the API): the
+    polled batteries first, then those only storage knows (banks, batteries no longer polled)."""
+    hub = _logged_in_hub(request)
+    polled = _batteries(hub)
+    known = {b["id"] for b in polled}
+    records = await hub.store.batteries()
+    stored = [{"id": b.id, "name": b.name, "driver": b.driver} for b in records if b.id not in known]
+    return await _page(request, "history.html", batteries=polled + stored)
 
 
 async def alerts_page(request: web.Request) -> web.Response:

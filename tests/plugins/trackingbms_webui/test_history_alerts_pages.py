@@ -10,6 +10,7 @@ from playwright.async_api import Browser
 
 from tests.helpers import SIMULATED_CONFIG, HubFactory, wait_for
 from tests.plugins.trackingbms_alerts.test_alerts_hub import ALERTS, CELL_RULE, api
+from tests.plugins.trackingbms_banks.test_banks_hub import BANKS
 from tests.plugins.trackingbms_webui.test_login_page import CONFIG as LOGIN_CONFIG
 
 
@@ -93,3 +94,21 @@ async def test_pages_need_a_session_when_the_hub_requires_login(
             assert location.path == "/login" and parse_qs(location.query) == {"next": [path]}
     async with http.get(f"{hub.http_url}/", allow_redirects=False) as response:
         assert response.status == 302 and response.headers["Location"] == "/login"
+
+
+async def test_history_page_offers_banks_too(
+    start_hub: HubFactory, browser: Browser, http: aiohttp.ClientSession
+) -> None:
+    hub = await start_hub(SIMULATED_CONFIG + BANKS)  # banks: readings in storage, no coordinator
+    url = hub.http_url or ""
+    await wait_for(lambda: energy_rows(http, url, "house"), timeout=20)
+    page = await browser.new_page(bypass_csp=True)
+    await page.goto(f"{url}/history?battery=house&range=21600")
+    options = await page.eval_on_selector_all('[data-field="battery"] option', "os => os.map(o => o.value)")
+    assert options == ["one", "two", "house", "string"]  # polled first, then what only storage knows
+    assert await page.inner_text('[data-field="battery"] option[value="house"]') == "House bank"
+    await page.wait_for_function("document.body.dataset.loaded === 'house:21600'", timeout=15_000)
+    assert re.match(r"\d+ points of 5 min each", await page.inner_text('[data-field="summary"]'))
+    # The live page has no card for a bank at first; one appears with the bank's first reading.
+    await page.goto(url)
+    await page.wait_for_selector('article.battery[data-battery-id="house"]', timeout=15_000)
