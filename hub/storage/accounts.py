@@ -313,16 +313,9 @@ class AccountStore(abc.ABC):
 
 
 def accounts_of(storage: Storage) -> AccountStore:
-    """The account store of an open storage backend."""
-    from hub.storage.postgres import PostgreSQLStorage
-    from hub.storage.sqlite import SQLiteStorage
+    """The account store of an open storage backend (one that offers ``sql_read``/``sql_write``)."""
+    if not (hasattr(storage, "sql_read") and hasattr(storage, "sql_write")):
+        raise StorageError(f"no account store for {type(storage).__name__}")
+    from hub.storage.sql_accounts import SqlAccounts
 
-    if isinstance(storage, SQLiteStorage):
-        from hub.storage.sqlite_accounts import SQLiteAccounts
-
-        return SQLiteAccounts(storage)
-    if isinstance(storage, PostgreSQLStorage):
-        from hub.storage.pg_accounts import PgAccounts
-
-        return PgAccounts(storage)
-    raise StorageError(f"no account store for {type(storage).__name__}")
+    return SqlAccounts(storage)

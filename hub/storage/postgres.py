@@ -29,7 +29,7 @@ from hub.storage.pg_tenancy import PgTenants
 from hub.storage.retention import Pruner, Retention
 from hub.storage.rollup_tables import RAW, rebuild_windows
 from hub.storage.rollups import BY_NAME, FIVE_MIN
-from hub.storage.sql import PgSql
+from hub.storage.sql import PgSql, Sql
 
 if TYPE_CHECKING:
     from hub.storage.pg_tenant import PostgreSQLTenantStore
@@ -140,6 +140,18 @@ class PostgreSQLStorage(PgTenants, Storage):
         async with self.connection(what) as conn, conn.transaction():
             await lock_batteries(conn, self.schema, list(battery_pks))
             yield conn
+
+    @contextlib.asynccontextmanager
+    async def sql_read(self, what: str) -> AsyncIterator[Sql]:
+        """A pooled connection, for the stores shared by both backends."""
+        async with self.connection(what) as conn:
+            yield PgSql(conn)
+
+    @contextlib.asynccontextmanager
+    async def sql_write(self, what: str) -> AsyncIterator[Sql]:
+        """:meth:`transaction` (no battery locks) for the stores shared by both backends."""
+        async with self.transaction(what) as conn:
+            yield PgSql(conn)
 
     async def fetch(self, what: str, sql: str, *args: Any) -> list[Any]:
         """Rows of a query."""

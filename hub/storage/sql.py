@@ -10,9 +10,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 import aiosqlite
+
+from hub.storage.records import iso, parse_iso
 
 
 class Sql(Protocol):
@@ -22,6 +25,14 @@ class Sql(Protocol):
     # in COALESCE (SQLite's scalar min(a, NULL) is NULL, PostgreSQL's LEAST skips NULLs).
     least: str
     greatest: str
+    # Equality that also holds between two NULLs.
+    same: str
+
+    def time(self, value: datetime | None) -> Any:
+        """A timestamp as the backend binds it (SQLite keeps ISO 8601 text)."""
+
+    def read_time(self, value: Any) -> datetime | None:
+        """A stored timestamp as an aware datetime."""
 
     async def fetch(self, sql: str, *args: Any) -> Sequence[Sequence[Any]]:
         """Every row of a query."""
@@ -38,9 +49,16 @@ class SQLiteSql:
 
     least = "min"
     greatest = "max"
+    same = "IS"
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
+
+    def time(self, value: datetime | None) -> Any:
+        return iso(value)
+
+    def read_time(self, value: Any) -> datetime | None:
+        return parse_iso(value)
 
     async def fetch(self, sql: str, *args: Any) -> Sequence[Sequence[Any]]:
         async with self.db.execute(numbered(sql), args) as cur:
@@ -59,9 +77,18 @@ class PgSql:
 
     least = "LEAST"
     greatest = "GREATEST"
+    same = "IS NOT DISTINCT FROM"
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
+
+    def time(self, value: datetime | None) -> Any:
+        return value
+
+    def read_time(self, value: Any) -> datetime | None:
+        if value is None or isinstance(value, datetime):  # timestamptz arrives as an aware datetime
+            return value
+        raise TypeError(f"expected a timestamp, got {type(value).__name__}")
 
     async def fetch(self, sql: str, *args: Any) -> Sequence[Sequence[Any]]:
         return list(await self.conn.fetch(sql, *args))

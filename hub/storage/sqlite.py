@@ -120,6 +120,17 @@ class SQLiteStorage(SQLiteTenants, Storage):
             await self.rebuild(pk, None, None)
 
     @contextlib.asynccontextmanager
+    async def sql_read(self, what: str) -> AsyncIterator[Sql]:
+        """The connection to read from, for the stores shared by both backends."""
+        yield SQLiteSql(self.db)
+
+    @contextlib.asynccontextmanager
+    async def sql_write(self, what: str) -> AsyncIterator[Sql]:
+        """:meth:`transaction` for the stores shared by both backends."""
+        async with self.transaction(what) as db:
+            yield SQLiteSql(db)
+
+    @contextlib.asynccontextmanager
     async def transaction(self, what: str) -> AsyncIterator[aiosqlite.Connection]:
         """The connection for one write transaction: committed at the end, rolled back on any error."""
         async with self._write_lock:
