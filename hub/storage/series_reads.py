@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from typing import TypeVar
 
 from hub.reading import Reading
 from hub.storage import raw_tier, rollup_tables
@@ -14,6 +15,7 @@ from hub.storage.rollups import BY_NAME, Bucket, Sample, from_millis
 from hub.storage.sql import Sql
 
 NO_END = 2**62  # ms: later than any reading
+T = TypeVar("T")
 
 
 def span_of(resolution: str, start: datetime | None, end: datetime | None) -> tuple[int, int]:
@@ -73,33 +75,42 @@ class SeriesReads:
         async with self._reader("history read") as db:
             return await rollup_tables.count(db, pk, resolution, lo, hi)
 
-    async def iter_samples(
+    def iter_samples(
         self, battery_id: str, start: datetime | None, end: datetime | None, chunk: int = 5000
     ) -> AsyncIterator[list[Sample]]:
-        pk = await self._pk(battery_id)
-        lo, hi = span_of(RAW, start, end)
-        while pk is not None and lo <= hi:
-            async with self._reader("history read") as db:
-                samples = await raw_tier.samples(db, pk, lo, hi, chunk)
-            if samples:
-                yield samples
-            if len(samples) < chunk:
-                return
-            lo = samples[-1].ts + 1
+        def read(db: Sql, pk: int, lo: int, hi: int) -> Awaitable[list[Sample]]:
+            return raw_tier.samples(db, pk, lo, hi, chunk)
 
-    async def iter_buckets(
+        return self._pages(battery_id, (RAW, start, end), chunk, read, lambda s: s.ts)
+
+    def iter_buckets(
         self, battery_id: str, resolution: str, start: datetime | None, end: datetime | None, chunk: int = 5000
     ) -> AsyncIterator[list[Bucket]]:
+        def read(db: Sql, pk: int, lo: int, hi: int) -> Awaitable[list[Bucket]]:
+            return rollup_tables.read_buckets(db, pk, resolution, lo, hi, chunk)
+
+        return self._pages(battery_id, (resolution, start, end), chunk, read, lambda b: b.start)
+
+    async def _pages(
+        self,
+        battery_id: str,
+        asked: tuple[str, datetime | None, datetime | None],
+        chunk: int,
+        read: Callable[[Sql, int, int, int], Awaitable[list[T]]],
+        time_of: Callable[[T], int],
+    ) -> AsyncIterator[list[T]]:
+        """Pages of at most ``chunk`` items of (resolution, start, end), each read from the time after
+        the previous page's last."""
         pk = await self._pk(battery_id)
-        lo, hi = span_of(resolution, start, end)
+        lo, hi = span_of(*asked)
         while pk is not None and lo <= hi:
             async with self._reader("history read") as db:
-                buckets = await rollup_tables.read_buckets(db, pk, resolution, lo, hi, chunk)
-            if buckets:
-                yield buckets
-            if len(buckets) < chunk:
+                page = await read(db, pk, lo, hi)
+            if page:
+                yield page
+            if len(page) < chunk:
                 return
-            lo = buckets[-1].start + 1
+            lo = time_of(page[-1]) + 1
 
     async def downsample_buckets(
         self, battery_id: str, resolution: str, span: tuple[datetime, datetime], origin: int, width: int
