@@ -89,6 +89,11 @@ class Hub:
         return data
 
     @property
+    def role(self) -> str:
+        """``all``, ``edge`` (polls and forwards) or ``central`` (ingests, stores and serves)."""
+        return str(self.config.data["hub"]["role"])
+
+    @property
     def store(self) -> TenantStore:
         """The default tenant's store (the accounts issue adds per-request scopes)."""
         assert self.storage is not None
@@ -105,7 +110,8 @@ class Hub:
         await self._start_auth(data["auth"], data["http"])
         self.pipeline.build(self.plugins.processors, data)
         await self.pipeline.attach(self.store)
-        self.pipeline.start()
+        if self.role != "edge":  # an edge only polls: its readings are processed where they are stored
+            self.pipeline.start()
         gate = self.recorder.wait_for_room if self.recorder is not None else None
         self.batteries = BatteryManager(
             self.bus, self.registry, self.plugins.drivers, DriverContext(self.data_dir), gate=gate

@@ -47,25 +47,14 @@ def byte_value(value: Any) -> int:
     return number
 
 
-# DESIGN §8 names two more roles; until edge forwarding and central ingest exist, asking for one
-# is refused here rather than accepted and silently run as ``all``.
-FUTURE_ROLES = ("edge", "central")
-
-
-def hub_role(value: Any) -> str:
-    """``all``; ``edge`` and ``central`` are refused with a reason (not built yet)."""
-    if value == "all":
-        return "all"
-    if value in FUTURE_ROLES:
-        raise vol.Invalid(f"role {value!r} is not available yet (edge and central hubs are not built); use 'all'")
-    raise vol.Invalid("expected 'all'")
-
+ROLES = ("all", "edge", "central")
 
 CORE_SCHEMA: dict[Any, Any] = {
     vol.Optional("hub", default={}): {
         vol.Optional("name", default="TrackingBMS"): str,
         vol.Optional("data_dir", default="data"): str,
-        vol.Optional("role", default="all"): hub_role,
+        # DESIGN §8: all (poll, process, store, serve), edge (poll and forward), central (ingest, store, serve).
+        vol.Optional("role", default="all"): vol.In(ROLES),
         vol.Optional("shutdown_timeout", default=10.0): vol.All(vol.Coerce(float), vol.Range(min=0.5)),
     },
     vol.Optional("http", default={}): {
@@ -160,6 +149,7 @@ def validate_config(loaded: LoadedConfig, plugins: PluginManager) -> dict[str, A
     except vol.MultipleInvalid as err:
         raise ConfigError(sorted((_issue(loaded, e) for e in err.errors), key=lambda i: (i.line or 0, i.path))) from err
     issues = _duplicate_ids(loaded, result.get("batteries", []))
+    issues += _central_polls_nothing(loaded, result)
     if issues:
         raise ConfigError(issues)
     return result
@@ -180,6 +170,17 @@ def _duplicate_ids(loaded: LoadedConfig, batteries: list[Mapping[str, Any]]) -> 
             issues.append(loaded.issue(["batteries", index, "id"], f"duplicate battery id {entry['id']!r}"))
         seen.add(entry["id"])
     return issues
+
+
+def _central_polls_nothing(loaded: LoadedConfig, data: Mapping[str, Any]) -> list[ConfigIssue]:
+    """A central hub's batteries are its edges'; it polls none and runs no simulator."""
+    if data.get("hub", {}).get("role") != "central":
+        return []
+    return [
+        loaded.issue([section], f"a central hub (hub.role: central) has no {section}: configure them on an edge hub")
+        for section in ("batteries", "simulators")
+        if data.get(section)
+    ]
 
 
 def validate_section(loaded: LoadedConfig, plugins: PluginManager, name: str, value: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import voluptuous as vol
 from aiohttp import web
 
 from hub.auth.policy import require_battery, visible_batteries
+from hub.auth.scope import store_for
 from hub.batteries import Coordinator, LinkState
 from hub.export import render_csv
 from hub.reading import Reading, utc_now
@@ -34,7 +35,7 @@ from hub.web.schemas import (
 
 if TYPE_CHECKING:
     from hub.core import Hub
-    from hub.storage.base import TenantStore
+    from hub.storage.base import BatteryRecord, TenantStore
 
 MAX_HISTORY = 10_000
 READ = "battery.read"
@@ -83,7 +84,7 @@ async def _latest(request: web.Request) -> tuple[Reading, dict[str, Any]]:
     battery_id = request.match_info["id"]
     store = await require_battery(request, READ, battery_id)
     coordinator = await _known(hub, store, battery_id)
-    state = coordinator.link_state().value if coordinator is not None else "virtual"
+    state = coordinator.link_state().value if coordinator is not None else _unpolled(hub)
     reading = (hub.batteries.latest.get(battery_id) if hub.batteries else None) or await store.latest(battery_id)
     if reading is None:
         raise ApiError(404, f"no reading yet for battery {battery_id!r}", {"link_state": state})
@@ -95,8 +96,14 @@ async def _latest(request: web.Request) -> tuple[Reading, dict[str, Any]]:
     return reading, meta
 
 
+def _unpolled(hub: Hub) -> str:
+    """The link state shown for a battery this hub does not poll: on a central hub one of its edge
+    hubs polls it (``remote``); elsewhere it is a bank or another reading made here (``virtual``)."""
+    return "remote" if hub.role == "central" else "virtual"
+
+
 async def list_batteries(request: web.Request) -> web.Response:
-    """Every configured battery with its driver and link state."""
+    """Every configured battery with its driver and link state (on a central hub: its edges')."""
     hub = app_module.get_hub(request)
     coordinators = list(hub.batteries.coordinators.values() if hub.batteries else [])
     # Batteries run hub-wide; a user sees those of the tenant's nodes they may read.
@@ -104,7 +111,21 @@ async def list_batteries(request: web.Request) -> web.Response:
     if mine is not None:
         coordinators = [c for c in coordinators if c.config.id in mine]
     data = [_battery_summary(c) for c in coordinators]
+    if hub.role == "central":
+        data += [_remote_summary(b) for b in await store_for(request).batteries() if mine is None or b.id in mine]
     return envelope(request, data, meta={"count": len(data)})
+
+
+def _remote_summary(battery: BatteryRecord) -> dict[str, Any]:
+    """A battery an edge hub polls, as a central hub lists it: from storage, no link of its own."""
+    return {
+        "id": battery.id,
+        "name": battery.name,
+        "driver": battery.driver,
+        "link_state": "remote",
+        "poll_interval": None,
+        "last_reading_at": None,
+    }
 
 
 async def types(request: web.Request) -> web.Response:

@@ -63,7 +63,7 @@ BATTERY = obj(
     name=N_STR,
     driver=STR,
     link_state=STR,
-    poll_interval=NUM,
+    poll_interval=N_NUM,
     last_reading_at=nullable(TIME),
 )
 SERVICE = obj(name=STR, kind=STR, health=STR, reason=N_STR, since=TIME, details=ANY)

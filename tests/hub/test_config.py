@@ -260,16 +260,20 @@ def test_invalid_driver_key_names_file_line_and_path(config_dir: Path, plugins: 
     assert issues(err) == ["trackingbms.yaml:12: batteries[1].port: expected a serial device path"]
 
 
-@pytest.mark.parametrize("role", ["edge", "central"])
-def test_roles_not_built_yet_are_refused_not_ignored(config_dir: Path, plugins: PluginManager, role: str) -> None:
-    path = write(config_dir, f"hub:\n  role: {role}\n")
+def test_a_central_hub_polls_nothing(config_dir: Path, plugins: PluginManager) -> None:
+    text = "hub:\n  role: central\nbatteries:\n  - id: one\n    driver: testbms\n    port: /dev/ttyUSB0\n"
+    path = write(config_dir, text)
     with pytest.raises(ConfigError) as err:
         validate_config(load_config(path), plugins)
-    assert "not available yet" in str(err.value) and "hub.role" in str(err.value)
+    assert "a central hub (hub.role: central) has no batteries" in str(err.value)
+    assert (
+        validate_config(load_config(write(config_dir, "hub:\n  role: central\n")), plugins)["hub"]["role"] == "central"
+    )
+    assert validate_config(load_config(write(config_dir, "hub:\n  role: edge\n")), plugins)["hub"]["role"] == "edge"
 
 
 def test_unknown_role_is_refused(config_dir: Path, plugins: PluginManager) -> None:
-    with pytest.raises(ConfigError, match="expected 'all'"):
+    with pytest.raises(ConfigError, match="value must be one of"):
         validate_config(load_config(write(config_dir, "hub:\n  role: primary\n")), plugins)
 
 
