@@ -47,19 +47,22 @@ class DiskBuffer:
         return self._count
 
     async def append(self, payloads: list[str]) -> None:
-        """Add items at the end, committed before returning; the oldest go when over the limit."""
+        """Add items at the end, committed before returning; the oldest go when over the limit.
+        On an error (a full disk) nothing of the call is kept: the caller still has the items."""
         if not payloads:
             return
-        await self.db.executemany("INSERT INTO pending (payload) VALUES (?)", [(p,) for p in payloads])
-        self._count += len(payloads)
-        excess = self._count - self.limit
-        if excess > 0:
-            await self.db.execute(
-                "DELETE FROM pending WHERE seq IN (SELECT seq FROM pending ORDER BY seq LIMIT ?)", (excess,)
-            )
-            self._count -= excess
-            self.dropped += excess
-        await self.db.commit()
+        excess = max(0, self._count + len(payloads) - self.limit)
+        try:
+            await self.db.executemany("INSERT INTO pending (payload) VALUES (?)", [(p,) for p in payloads])
+            if excess:
+                oldest = "SELECT seq FROM pending ORDER BY seq LIMIT ?"
+                await self.db.execute(f"DELETE FROM pending WHERE seq IN ({oldest})", (excess,))
+            await self.db.commit()
+        except BaseException:
+            await self.db.rollback()
+            raise
+        self._count += len(payloads) - excess
+        self.dropped += excess
 
     async def oldest(self, count: int) -> list[tuple[int, str]]:
         """Up to ``count`` of the oldest items with their sequence numbers, oldest first."""

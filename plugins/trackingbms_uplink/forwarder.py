@@ -58,9 +58,19 @@ class Forwarder:
 
     async def _store(self) -> None:
         items, self._pending = self._pending, []
-        if items:
+        if not items:
+            return
+        try:
             await self.buffer.append(items)
-            self._stored.set()
+        except Exception:
+            # Kept in memory for the next try, up to the buffer's bound (oldest dropped beyond).
+            self._pending = items + self._pending
+            excess = len(self._pending) - self.buffer.limit
+            if excess > 0:
+                del self._pending[:excess]
+                self.buffer.dropped += excess
+            raise
+        self._stored.set()
 
     async def _store_loop(self) -> None:
         while True:

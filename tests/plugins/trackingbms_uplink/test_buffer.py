@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any, cast
 
+import pytest
 from trackingbms_uplink.buffer import DiskBuffer
+from trackingbms_uplink.forwarder import Forwarder
+from trackingbms_uplink.settings import UplinkSettings
 
 
 async def test_items_leave_in_order_once_delivered_and_survive_a_reopen(tmp_path: Path) -> None:
@@ -33,4 +38,24 @@ async def test_a_full_buffer_drops_its_oldest_items_and_counts_them(tmp_path: Pa
     assert [p for _, p in await buffer.oldest(10)] == ["c", "d", "e"]
     await buffer.append([])
     assert len(buffer) == 3
+    await buffer.close()
+
+
+async def test_a_full_disk_keeps_the_readings_in_memory_until_it_has_room(tmp_path: Path) -> None:
+    buffer = DiskBuffer(tmp_path / "b.db", limit=1000)
+    await buffer.open()
+    async with buffer.db.execute("PRAGMA page_count") as cur:
+        pages = (await cur.fetchone() or (0,))[0]
+    # Room for a few of the items, not all: SQLite's own "database or disk is full" midway.
+    await buffer.db.execute(f"PRAGMA max_page_count = {pages + 4}")
+    forwarder = Forwarder(cast(Any, None), UplinkSettings(), buffer)
+    big = '"' + "x" * 3000 + '"'
+    forwarder._pending = [big] * 20
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        await forwarder._store()
+    assert len(forwarder._pending) == 20  # nothing lost
+    await buffer.db.execute("PRAGMA max_page_count = 100000")  # room again
+    await forwarder._store()
+    assert forwarder._pending == [] and len(buffer) == 20
+    assert len(await buffer.oldest(100)) == 20  # the failed attempt left no half of itself behind
     await buffer.close()
