@@ -101,7 +101,7 @@ def test_plugins_lists_builtins() -> None:
         "mqtt",
         "notify",
     )
-    assert states == dict.fromkeys((*builtins, "replay", "thingset", "webui"), "loaded")
+    assert states == dict.fromkeys((*builtins, "replay", "thingset", "uplink", "webui"), "loaded")
 
 
 def test_check_config(tmp_path: Path) -> None:
