@@ -1,1 +1,1 @@
-"""The built-in web UI: the live page at / with its static assets."""
+"""The built-in web UI: the live page at /, the history and alerts pages, and their static assets."""
