@@ -27,8 +27,8 @@ class Ingest:
     Readings come through a shared subscription (``$share/<group>/...``): with several central
     hubs on one broker and one database, each message goes to one of them. The batteries an edge
     announces are registered in this hub's tenant before their readings are stored. When the
-    recorder holds the pollers back (slow storage), reading from the broker pauses too, and the
-    broker keeps the messages.
+    recorder holds the pollers back (slow storage), handing readings to the pipeline pauses too;
+    the client has acknowledged them already, so they wait in memory meanwhile.
     """
 
     def __init__(self, hub: Hub, settings: UplinkSettings) -> None:
@@ -92,7 +92,7 @@ class Ingest:
                 continue
             await self._register(edge, reading.battery_id, None, None)
             if self.hub.recorder is not None:
-                await self.hub.recorder.wait_for_room()  # back-pressure: the broker keeps the rest
+                await self.hub.recorder.wait_for_room()  # as the pollers of a hub do
             self.hub.bus.publish(DATA_BMS_RAW, reading, origin=f"uplink.{edge}")
             self.received += 1
         self._report(Health.OK, None)
