@@ -124,9 +124,9 @@ class SqlAccounts(AccountStore):
         unknown = set(changes) - USER_FIELDS
         if unknown:
             raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
-        sets = [f"{key} = ${n}" for n, key in enumerate(changes, start=1)]
-        count = len(changes)
-        sql = f"UPDATE users SET {', '.join(sets)}, updated_at = ${count + 1} WHERE id = ${count + 2}"
+        count = len(changes)  # none: only updated_at changes
+        sets = [*(f"{key} = ${n}" for n, key in enumerate(changes, start=1)), f"updated_at = ${count + 1}"]
+        sql = f"UPDATE users SET {', '.join(sets)} WHERE id = ${count + 2}"
         return await self._change("user update", sql, *changes.values(), when, user_id) > 0
 
     async def delete_user(self, user_id: str) -> bool:

@@ -54,6 +54,10 @@ async def test_users_and_grants(storage: Storage) -> None:
     changed = await accounts.user("u1")
     assert changed is not None and changed.display_name == "Alice" and changed.disabled
     assert not await accounts.update_user("nope", {"email": "x"}, utc_now())
+    touched = utc_now()
+    assert await accounts.update_user("u1", {}, touched)  # nothing but the time (an empty profile PUT)
+    again = await accounts.user("u1")
+    assert again is not None and again.updated_at == touched and again.display_name == "Alice"
     await accounts.set_grants("u1", DEFAULT_TENANT, (Grant("site", "s1", "technician"),))
     assert await accounts.grants("u1") == (Grant("site", "s1", "technician"),)
     await accounts.add_token(make_token("t1"))
