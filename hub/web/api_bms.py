@@ -112,17 +112,21 @@ async def list_batteries(request: web.Request) -> web.Response:
         coordinators = [c for c in coordinators if c.config.id in mine]
     data = [_battery_summary(c) for c in coordinators]
     if hub.role == "central":
-        data += [_remote_summary(b) for b in await store_for(request).batteries() if mine is None or b.id in mine]
+        remote = [b for b in await store_for(request).batteries() if mine is None or b.id in mine]
+        data += [_remote_summary(hub, b) for b in remote]
     return envelope(request, data, meta={"count": len(data)})
 
 
-def _remote_summary(battery: BatteryRecord) -> dict[str, Any]:
-    """A battery an edge hub polls, as a central hub lists it: from storage, no link of its own."""
+def _remote_summary(hub: Hub, battery: BatteryRecord) -> dict[str, Any]:
+    """A battery an edge hub polls, as a central hub lists it: from storage, with the link state
+    its edge reported (a ``battery.<id>`` service with ``link_state``), else ``remote``."""
+    service = hub.registry.get(f"battery.{battery.id}")
+    reported = service.details.get("link_state") if service is not None else None
     return {
         "id": battery.id,
         "name": battery.name,
         "driver": battery.driver,
-        "link_state": "remote",
+        "link_state": reported if isinstance(reported, str) else "remote",
         "poll_interval": None,
         "last_reading_at": None,
     }

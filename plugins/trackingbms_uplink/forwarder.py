@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiomqtt
 
-from hub.bus import DATA_BMS_RAW, Event, Subscription
+from hub.bus import DATA_BMS_LINK_CHANGED, DATA_BMS_RAW, Event, Subscription
 from hub.registry import Health
 from trackingbms_uplink.buffer import DiskBuffer
 from trackingbms_uplink.settings import UplinkSettings
@@ -42,6 +42,8 @@ class Forwarder:
         self._pending: list[str] = []
         self._stored = asyncio.Event()
         self._sub: Subscription | None = None
+        self._links: Subscription | None = None
+        self._client: aiomqtt.Client | None = None  # while connected
         self._tasks: list[asyncio.Task[None]] = []
         self._topic = settings.topic(settings.edge_id, "readings")
 
@@ -49,12 +51,26 @@ class Forwarder:
         await self.buffer.open()
         self.hub.registry.register(SERVICE, "uplink", Health.STARTING)
         self._sub = self.hub.bus.subscribe(DATA_BMS_RAW, self._on_reading, maxsize=100_000, name=SERVICE)
+        self._links = self.hub.bus.subscribe(DATA_BMS_LINK_CHANGED, self._on_link, name=f"{SERVICE}.links")
         self._tasks = [asyncio.create_task(self._store_loop()), asyncio.create_task(self._send_loop())]
         if len(self.buffer):
             _LOGGER.info("Uplink: %d readings left from the last run will be sent first", len(self.buffer))
 
     def _on_reading(self, event: Event) -> None:
         self._pending.append(json.dumps(event.data.to_dict()))
+
+    async def _on_link(self, event: Event) -> None:
+        """A battery's link state, retained per battery: the newest one is what a central needs,
+        so it is sent when connected and otherwise at the next connection (not buffered)."""
+        client = self._client
+        if client is None:
+            return
+        with contextlib.suppress(aiomqtt.MqttError):
+            await self._publish_link(client, event.data)
+
+    async def _publish_link(self, client: aiomqtt.Client, link: dict[str, Any]) -> None:
+        topic = f"{self.settings.topic(self.settings.edge_id, 'link')}/{link['battery_id']}"
+        await client.publish(topic, json.dumps(link), qos=1, retain=True)
 
     async def _store(self) -> None:
         items, self._pending = self._pending, []
@@ -91,20 +107,25 @@ class Forwarder:
                 async with aiomqtt.Client(**options, will=will, clean_session=True) as client:
                     await client.publish(status, "online", qos=1, retain=True)
                     await self._announce(client)
+                    self._client = client
                     delay = self.settings.reconnect_min
                     self._report(Health.OK, None)
                     await self._drain(client)
             except aiomqtt.MqttError as err:
+                self._client = None
                 self._report(Health.DEGRADED, f"broker {self.settings.broker} unreachable: {err}")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.reconnect_max)
 
     async def _announce(self, client: aiomqtt.Client) -> None:
         """The edge's batteries (retained), so a central hub names them before their first reading."""
-        coordinators = self.hub.batteries.coordinators.values() if self.hub.batteries else []
+        coordinators = list(self.hub.batteries.coordinators.values() if self.hub.batteries else [])
         batteries = [{"id": c.config.id, "name": c.config.name, "driver": c.config.driver} for c in coordinators]
         payload = json.dumps({"edge": self.settings.edge_id, "batteries": batteries})
         await client.publish(self.settings.topic(self.settings.edge_id, "batteries"), payload, qos=1, retain=True)
+        for coordinator in coordinators:  # the link states as they are now (changes while away were not sent)
+            link = {"battery_id": coordinator.config.id, "link_state": coordinator.link_state().value}
+            await self._publish_link(client, {**link, "previous": None, "reason": None})
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         """Send the buffer's oldest readings for as long as the connection lasts."""
@@ -132,8 +153,9 @@ class Forwarder:
 
     async def stop(self) -> None:
         """Stop sending; what was polled and not yet sent stays in the buffer for the next run."""
-        if self._sub is not None:
-            self._sub.cancel()
+        for subscription in (self._sub, self._links):
+            if subscription is not None:
+                subscription.cancel()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

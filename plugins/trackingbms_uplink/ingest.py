@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiomqtt
 
-from hub.bus import DATA_BMS_RAW
+from hub.bus import DATA_BMS_LINK_CHANGED, DATA_BMS_RAW
 from hub.reading import Reading
 from hub.registry import Health
 from trackingbms_uplink.settings import UplinkSettings, default_edge_id
@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 SERVICE = "uplink.ingest"
+# A remote battery's health from the link state its edge reports (as hub.batteries sets it).
+_LINK_HEALTH = {
+    "online": Health.OK,
+    "connecting": Health.STARTING,
+    "stopped": Health.STOPPED,
+}
 
 
 class Ingest:
@@ -37,6 +43,7 @@ class Ingest:
         self.received = 0
         self.rejected = 0
         self.edges: dict[str, str] = {}  # edge id -> its last status (online / offline)
+        self.links: dict[str, str] = {}  # battery id -> the link state its edge reported last
         self._owners: dict[str, str] = {}  # battery id -> the edge that sent it
         self._task: asyncio.Task[None] | None = None
 
@@ -54,6 +61,7 @@ class Ingest:
                 async with aiomqtt.Client(**options, clean_session=False) as client:
                     await client.subscribe(f"{base}/+/batteries", qos=1)
                     await client.subscribe(f"{base}/+/status", qos=1)
+                    await client.subscribe(f"{base}/+/link/+", qos=1)
                     await client.subscribe(f"$share/{self.settings.group}/{base}/+/readings", qos=1)
                     delay = self.settings.reconnect_min
                     self._report(Health.OK, None)
@@ -77,6 +85,8 @@ class Ingest:
                     await self._register(edge, str(battery["id"]), battery.get("name"), battery.get("driver"))
             elif kind == "readings":
                 await self._ingest(edge, data["readings"])
+            elif kind.startswith("link/"):
+                self._link(edge, data)
         except (ValueError, KeyError, TypeError) as err:
             self.rejected += 1
             _LOGGER.warning("Uplink: ignored a %s message from edge %r that is not valid: %s", kind, edge, err)
@@ -96,6 +106,21 @@ class Ingest:
             self.hub.bus.publish(DATA_BMS_RAW, reading, origin=f"uplink.{edge}")
             self.received += 1
         self._report(Health.OK, None)
+
+    def _link(self, edge: str, link: dict[str, Any]) -> None:
+        """An edge battery's link state, on this hub's bus as if its own coordinator had changed."""
+        data = {key: link.get(key) for key in ("battery_id", "link_state", "previous", "reason")}
+        if not isinstance(data["battery_id"], str) or not isinstance(data["link_state"], str):
+            raise ValueError("a link message needs battery_id and link_state")
+        battery, state = data["battery_id"], data["link_state"]
+        self.links[battery] = state
+        # A battery service as a local coordinator keeps one: health, and the state the API lists.
+        service = f"battery.{battery}"
+        if self.hub.registry.get(service) is None:
+            self.hub.registry.register(service, "battery")
+        health = _LINK_HEALTH.get(state, Health.DEGRADED)
+        self.hub.registry.set_health(service, health, data["reason"], link_state=state, edge=edge)
+        self.hub.bus.publish(DATA_BMS_LINK_CHANGED, data, origin=f"uplink.{edge}")
 
     async def _register(self, edge: str, battery_id: str, name: str | None, driver: str | None) -> None:
         """Make the battery known to storage (named as its edge calls it) before its readings."""

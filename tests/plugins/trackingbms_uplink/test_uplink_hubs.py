@@ -14,7 +14,7 @@ import aiomqtt
 import pytest
 from trackingbms_uplink.plugin import BUFFER_FILE, running
 
-from hub.bus import DATA_BMS_RAW, Event
+from hub.bus import DATA_BMS_LINK_CHANGED, DATA_BMS_RAW, Event
 from hub.core import Hub
 from hub.registry import Health
 from hub.storage.packing import to_millis
@@ -61,6 +61,11 @@ async def test_readings_polled_while_the_edge_is_offline_all_reach_the_central_h
         assert await edge.store.latest("one") is None
         names = {b.id: (b.name, b.driver) for b in await central.store.batteries()}
         assert names == {"one": ("Pack one", "daly"), "two": ("two", "daly")}  # as the edge announced them
+        # The edge's link states come along: the central lists its edge's batteries as online.
+        await wait_for(lambda: service(central, "battery.two")[0] == Health.OK, timeout=10)
+        async with aiohttp.ClientSession() as http, http.get(f"{central.http_url}/api/v1/bms") as response:
+            listing = {b["id"]: b["link_state"] for b in (await response.json())["data"]}
+        assert listing == {"one": "online", "two": "online"}
 
         await link.cut()  # the edge's network goes down; it keeps polling into its buffer
         await wait_for(lambda: service(edge, "uplink.forwarder")[0] == Health.DEGRADED, timeout=10)
@@ -134,6 +139,17 @@ async def test_the_central_hub_lists_remote_batteries_and_survives_bad_messages(
         async with aiohttp.ClientSession() as http, http.get(f"{central.http_url}/api/v1/bms") as response:
             listing = (await response.json())["data"]
         assert [(b["id"], b["driver"], b["link_state"]) for b in listing] == [("barn", "remote", "remote")]
+        # A link change an edge reports: on the central's bus (its live page) and in its listing.
+        changes: list[Event] = []
+        central.bus.subscribe(DATA_BMS_LINK_CHANGED, changes.append, name="test")
+        link = {"battery_id": "barn", "link_state": "offline", "previous": "online", "reason": "no answer"}
+        async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+            await client.publish(f"{base}/x/link/barn", json.dumps(link), qos=1, retain=True)
+        await wait_for(lambda: changes, timeout=10)
+        assert changes[0].data == link and changes[0].origin == "uplink.x"
+        assert service(central, "battery.barn") == (Health.DEGRADED, {"link_state": "offline", "edge": "x"})
+        async with aiohttp.ClientSession() as http, http.get(f"{central.http_url}/api/v1/bms") as response:
+            assert [b["link_state"] for b in (await response.json())["data"]] == ["offline"]
     finally:
         await central.stop()
 
