@@ -52,17 +52,15 @@ class Ingest:
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
-        base, delay = self.settings.base_topic, self.settings.reconnect_min
+        delay = self.settings.reconnect_min
         options = self.settings.client_options(self.settings.client_id or f"trackingbms-central-{default_edge_id()}")
         while True:
             try:
                 # A persistent session: while this hub is away (a restart), a broker that keeps
                 # sessions queues the readings of its share of the subscription for it.
                 async with aiomqtt.Client(**options, clean_session=False) as client:
-                    await client.subscribe(f"{base}/+/batteries", qos=1)
-                    await client.subscribe(f"{base}/+/status", qos=1)
-                    await client.subscribe(f"{base}/+/link/+", qos=1)
-                    await client.subscribe(f"$share/{self.settings.group}/{base}/+/readings", qos=1)
+                    for topic in self.settings.subscriptions():
+                        await client.subscribe(topic, qos=1)
                     delay = self.settings.reconnect_min
                     self._report(Health.OK, None)
                     async for message in client.messages:

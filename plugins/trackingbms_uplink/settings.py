@@ -43,6 +43,8 @@ CONFIG_SCHEMA: dict[Any, Any] = {
     vol.Optional("base_topic", default="trackingbms/uplink"): topic_prefix,
     vol.Optional("edge_id", default=None): vol.Any(None, topic_level),
     vol.Optional("group", default="trackingbms-central"): topic_level,
+    # A central hub: "all" edges through the shared subscription, or only these (a partition).
+    vol.Optional("edges", default="all"): vol.Any("all", vol.All([topic_level], vol.Length(min=1))),
     vol.Optional("client_id", default=None): vol.Any(None, vol.All(str, vol.Length(min=1, max=128))),
     vol.Optional("batch", default=200): vol.All(vol.Coerce(int), vol.Range(min=1, max=5000)),
     vol.Optional("buffer_max", default=1_000_000): vol.All(vol.Coerce(int), vol.Range(min=100)),
@@ -64,6 +66,7 @@ class UplinkSettings:
     edge_id: str = "edge"
     group: str = "trackingbms-central"
     client_id: str | None = None
+    edges: tuple[str, ...] | None = None  # None: every edge (shared subscription)
     batch: int = 200
     buffer_max: int = 1_000_000
     reconnect_min: float = 1.0
@@ -74,6 +77,7 @@ class UplinkSettings:
         """Build from the section (an empty mapping gives the defaults)."""
         values = dict(vol.Schema(CONFIG_SCHEMA)(dict(config)))
         values["edge_id"] = values["edge_id"] or default_edge_id()
+        values["edges"] = None if values["edges"] == "all" else tuple(values["edges"])
         values["reconnect_max"] = max(values["reconnect_max"], values["reconnect_min"])
         return cls(**values)
 
@@ -85,6 +89,20 @@ class UplinkSettings:
     def topic(self, edge: str, kind: str) -> str:
         """``<base>/<edge>/<kind>``: readings, batteries or status."""
         return f"{self.base_topic}/{edge}/{kind}"
+
+    def subscriptions(self) -> list[str]:
+        """What a central hub subscribes to: every edge through the shared subscription, or its
+        own edges' topics (each central then sees every reading of its edges' batteries)."""
+        base = self.base_topic
+        if self.edges is None:
+            return [
+                f"{base}/+/batteries",
+                f"{base}/+/status",
+                f"{base}/+/link/+",
+                f"$share/{self.group}/{base}/+/readings",
+            ]
+        kinds = ("batteries", "status", "link/+", "readings")
+        return [f"{base}/{edge}/{kind}" for edge in self.edges for kind in kinds]
 
     def client_options(self, client_id: str) -> dict[str, Any]:
         """aiomqtt.Client keyword arguments for this broker."""

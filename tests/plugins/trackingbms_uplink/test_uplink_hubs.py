@@ -162,3 +162,18 @@ async def test_an_edge_or_central_hub_without_a_broker_says_so(tmp_path: Path) -
         assert "needs uplink.host" in (found.reason or "") and running(edge) is None
     finally:
         await edge.stop()
+
+
+async def test_a_central_given_its_edges_takes_only_theirs(broker: Mosquitto, tmp_path: Path) -> None:
+    base = f"tbms-uplink-{uuid.uuid4().hex[:10]}"
+    central = await start_hub(tmp_path / "central", CENTRAL + uplink_section(broker.port, base, "edges: [north]"))
+    try:
+        await wait_for(lambda: service(central, "uplink.ingest")[0] == Health.OK, timeout=10)
+        async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+            for edge, battery in (("south", "s1"), ("north", "n1")):
+                reading = {"battery_id": battery, "timestamp": "2026-11-25T10:00:00Z", "voltage": 52.1}
+                await client.publish(f"{base}/{edge}/readings", json.dumps({"readings": [reading]}), qos=1)
+        await wait_for(lambda: central.store.latest("n1"), timeout=10)
+        assert [b.id for b in await central.store.batteries()] == ["n1"]  # south is another central's
+    finally:
+        await central.stop()
