@@ -16,12 +16,13 @@ from hub.storage.audit import AuditQuery
 from hub.storage.base import AuditEntry, BatteryRecord, StorageError, TenantStore
 from hub.storage.packing import COLUMNS, pack_batch, to_millis
 from hub.storage.pg_partitions import month_of
-from hub.storage.pg_records import PostgresRecords
 from hub.storage.pg_tenancy import PgTenancy
 from hub.storage.postgres import PostgreSQLStorage
 from hub.storage.rollups import Sample, samples_by_battery
 from hub.storage.series_reads import SeriesReads
 from hub.storage.sql import PgSql, Sql
+from hub.storage.sql_accounts import SqlSource
+from hub.storage.sql_records import SqlRecords
 
 _LOGGER = logging.getLogger(__name__)
 _INSERT = (
@@ -43,7 +44,7 @@ def _missing_partition(err: StorageError) -> bool:
     return "no partition of relation" in str(err.__cause__ or "")
 
 
-class PostgreSQLTenantStore(PgTenancy, PostgresRecords, SeriesReads, TenantStore):
+class PostgreSQLTenantStore(PgTenancy, SqlRecords, SeriesReads, TenantStore):
     """One tenant's view of a PostgreSQL database."""
 
     def __init__(self, storage: PostgreSQLStorage, tenant_id: str) -> None:
@@ -168,6 +169,9 @@ class PostgreSQLTenantStore(PgTenancy, PostgresRecords, SeriesReads, TenantStore
         commits in between (it moves readings from one table to the other)."""
         async with self.storage.connection(what) as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             yield PgSql(conn)
+
+    def _source(self) -> SqlSource:
+        return self.storage
 
     async def rebuild_rollups(self, battery_id: str, start: datetime | None = None, end: datetime | None = None) -> int:
         pk = await self._pk(battery_id)

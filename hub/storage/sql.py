@@ -27,6 +27,10 @@ class Sql(Protocol):
     greatest: str
     # Equality that also holds between two NULLs.
     same: str
+    # Appended to a SELECT that reads rows about to be changed: locks them where rows can be locked.
+    lock_rows: str
+    # Appended to an ORDER BY of text: byte order (SQLite's own), whatever the database's locale.
+    bytewise: str
 
     def time(self, value: datetime | None) -> Any:
         """A timestamp as the backend binds it (SQLite keeps ISO 8601 text)."""
@@ -50,6 +54,8 @@ class SQLiteSql:
     least = "min"
     greatest = "max"
     same = "IS"
+    lock_rows = ""  # one writer at a time already
+    bytewise = ""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
@@ -78,6 +84,8 @@ class PgSql:
     least = "LEAST"
     greatest = "GREATEST"
     same = "IS NOT DISTINCT FROM"
+    lock_rows = " FOR UPDATE"
+    bytewise = ' COLLATE "C"'
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn

@@ -26,7 +26,8 @@ from hub.storage.retention import Pruner, Retention
 from hub.storage.rollups import BY_NAME, FIVE_MIN, Sample, samples_by_battery
 from hub.storage.series_reads import SeriesReads
 from hub.storage.sql import Sql, SQLiteSql
-from hub.storage.sqlite_records import SQLiteRecords
+from hub.storage.sql_accounts import SqlSource
+from hub.storage.sql_records import SqlRecords
 from hub.storage.sqlite_tenancy import SQLiteTenancy, SQLiteTenants
 
 _LOGGER = logging.getLogger(__name__)
@@ -221,7 +222,7 @@ class SQLiteStorage(SQLiteTenants, Storage):
         return sqlite_audit.iterate(self.db, query, chunk)
 
 
-class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, SeriesReads, TenantStore):
+class SQLiteTenantStore(SQLiteTenancy, SqlRecords, SeriesReads, TenantStore):
     """One tenant's view of a SQLite database."""
 
     def __init__(self, storage: SQLiteStorage, tenant_id: str) -> None:
@@ -314,6 +315,9 @@ class SQLiteTenantStore(SQLiteTenancy, SQLiteRecords, SeriesReads, TenantStore):
     @contextlib.asynccontextmanager
     async def _reader(self, what: str) -> AsyncIterator[Sql]:
         yield SQLiteSql(self.storage.db)  # the one connection: every committed write is seen
+
+    def _source(self) -> SqlSource:
+        return self.storage
 
     async def rebuild_rollups(self, battery_id: str, start: datetime | None = None, end: datetime | None = None) -> int:
         pk = await self._pk(battery_id)
