@@ -20,8 +20,7 @@ from hub.storage.pg_tenancy import PgTenancy
 from hub.storage.postgres import PostgreSQLStorage
 from hub.storage.rollups import Sample, samples_by_battery
 from hub.storage.series_reads import SeriesReads
-from hub.storage.sql import PgSql, Sql
-from hub.storage.sql_accounts import SqlSource
+from hub.storage.sql import PgSql, Sql, SqlSource
 from hub.storage.sql_records import SqlRecords
 
 _LOGGER = logging.getLogger(__name__)

@@ -18,9 +18,8 @@ from hub.storage import chunks
 from hub.storage.chunks import CHUNK_MS, Row, window_of
 from hub.storage.packing import COLUMNS, from_row, to_millis
 from hub.storage.rollups import Sample, sample_from_columns
-from hub.storage.sql import Sql
+from hub.storage.sql import NO_LIMIT, Sql
 
-ALL = 2**62  # LIMIT for "no limit": the same text on both backends
 _HOT = (
     f"SELECT {', '.join(COLUMNS)} FROM readings WHERE battery_pk = $1 AND ts BETWEEN $2 AND $3 ORDER BY ts %s LIMIT $4"
 )
@@ -80,7 +79,7 @@ async def rows(db: Sql, battery_pk: int, lo: int, hi: int, limit: int = -1, *, n
     """Readings in [lo, hi] (ms) in ``packing.COLUMNS`` order, by time (newest first if asked), at
     most ``limit`` (-1: all) from the requested end."""
     order = "DESC" if newest_first else "ASC"
-    hot = [tuple(r) for r in await db.fetch(_HOT % order, battery_pk, lo, hi, ALL if limit < 0 else limit)]
+    hot = [tuple(r) for r in await db.fetch(_HOT % order, battery_pk, lo, hi, NO_LIMIT if limit < 0 else limit)]
     if limit < 0:
         blobs = [bytes(r[0]) for r in await db.fetch(_CHUNK_BLOBS, battery_pk, window_of(lo), hi, lo, hi)]
         cold = [row for part in await decode_blobs(blobs) for row in part if lo <= row[0] <= hi]
@@ -110,7 +109,7 @@ async def samples(db: Sql, battery_pk: int, lo: int, hi: int, limit: int = -1) -
 
 async def newest_sample(db: Sql, battery_pk: int) -> Sample | None:
     """The newest reading of a battery, reduced to its rollup metrics."""
-    found = await rows(db, battery_pk, 0, ALL, 1, newest_first=True)
+    found = await rows(db, battery_pk, 0, NO_LIMIT, 1, newest_first=True)
     return _sample(found[0]) if found else None
 
 
@@ -119,7 +118,7 @@ async def newest_readings(
 ) -> list[Reading]:
     """The newest ``limit`` readings in [start, end], newest first."""
     lo = to_millis(start) if start else 0
-    hi = to_millis(end) if end else ALL
+    hi = to_millis(end) if end else NO_LIMIT
     return [from_row(battery_id, row) for row in await rows(db, battery_pk, lo, hi, limit, newest_first=True)]
 
 
@@ -163,7 +162,9 @@ async def compact(db: Sql, battery_pk: int, before: int, max_rows: int) -> int:
         groups.pop(max(groups))  # the last hour may be cut short by the limit: next time
     elif len(found) == max_rows:  # one hour holds more than max_rows rows: take all of it
         (start,) = groups
-        groups[start] = [tuple(r) for r in await db.fetch(_HOT % "ASC", battery_pk, start, start + CHUNK_MS - 1, ALL)]
+        groups[start] = [
+            tuple(r) for r in await db.fetch(_HOT % "ASC", battery_pk, start, start + CHUNK_MS - 1, NO_LIMIT)
+        ]
     for start, new_rows in groups.items():
         blob = await _chunk_data(db, battery_pk, start)
         await write_chunk(db, battery_pk, start, chunks.merge(chunks.decode(blob) if blob else [], new_rows))

@@ -26,7 +26,7 @@ from hub.storage.rollups import (
     fold,
     rollup_all,
 )
-from hub.storage.sql import Sql
+from hub.storage.sql import NO_LIMIT, Sql
 
 RAW = "raw"
 _HEAD = ("n", "last_ts", "charged_wh", "discharged_wh")
@@ -111,7 +111,7 @@ async def read_buckets(
     db: Sql, battery_pk: int, resolution: str, lo: int, hi: int, limit: int | None = None
 ) -> list[Bucket]:
     """Buckets of one class starting in [lo, hi], oldest first."""
-    rows = await db.fetch(_SELECT_BUCKETS, battery_pk, resolution, lo, hi, raw.ALL if limit is None else limit)
+    rows = await db.fetch(_SELECT_BUCKETS, battery_pk, resolution, lo, hi, NO_LIMIT if limit is None else limit)
     return [Bucket.from_values(row[0], row[1:5], row[5:]) for row in map(tuple, rows)]
 
 

@@ -12,9 +12,8 @@ from hub.storage import raw_tier, rollup_tables
 from hub.storage.packing import to_millis
 from hub.storage.rollup_tables import RAW
 from hub.storage.rollups import BY_NAME, Bucket, Sample, from_millis
-from hub.storage.sql import Sql
+from hub.storage.sql import NO_LIMIT, Sql
 
-NO_END = 2**62  # ms: later than any reading
 T = TypeVar("T")
 
 
@@ -23,7 +22,7 @@ def span_of(resolution: str, start: datetime | None, end: datetime | None) -> tu
     lo = to_millis(start) if start else 0
     if resolution != RAW:
         lo = BY_NAME[resolution].floor(lo)  # KeyError for an unknown class
-    return lo, to_millis(end) if end else NO_END
+    return lo, to_millis(end) if end else NO_LIMIT  # later than any reading
 
 
 class SeriesReads:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import functools
 import re
+import sqlite3
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
 import aiosqlite
+import asyncpg
 
 from hub.storage.records import iso, parse_iso
 
@@ -46,6 +49,27 @@ class Sql(Protocol):
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run a statement once per row of parameters."""
+
+
+NO_LIMIT = 2**62  # LIMIT for "no limit": the same text on both backends
+
+
+class SqlSource(Protocol):
+    """A storage backend as the shared stores use it: a reader and a write transaction."""
+
+    def sql_read(self, what: str) -> AbstractAsyncContextManager[Sql]:
+        """A connection to read from; driver errors become StorageError where the backend says so."""
+
+    def sql_write(self, what: str) -> AbstractAsyncContextManager[Sql]:
+        """A write transaction: committed at the end, rolled back (StorageError) on any error."""
+
+
+def unique_violation(err: BaseException) -> bool:
+    """Whether a failed write (a StorageError wrapping its driver's error) broke a unique key."""
+    cause = err.__cause__
+    if isinstance(cause, asyncpg.UniqueViolationError):
+        return True
+    return isinstance(cause, sqlite3.IntegrityError) and "UNIQUE constraint failed" in str(cause)
 
 
 class SQLiteSql:

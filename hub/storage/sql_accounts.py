@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, Protocol
-
-import asyncpg
+from typing import Any
 
 from hub.auth.principal import Grant
 from hub.storage.accounts import (
@@ -27,17 +23,7 @@ from hub.storage.accounts import (
 )
 from hub.storage.base import StorageError
 from hub.storage.invitations import INVITATION_COLUMNS, InvitationRecord, invitation_from_row, invitation_values
-from hub.storage.sql import Sql
-
-
-class SqlSource(Protocol):
-    """A storage backend as the shared stores use it: a reader and a write transaction."""
-
-    def sql_read(self, what: str) -> AbstractAsyncContextManager[Sql]:
-        """A connection to read from; driver errors become StorageError where the backend says so."""
-
-    def sql_write(self, what: str) -> AbstractAsyncContextManager[Sql]:
-        """A write transaction: committed at the end, rolled back (StorageError) on any error."""
+from hub.storage.sql import Sql, SqlSource, unique_violation
 
 
 def _insert(table: str, columns: str) -> str:
@@ -91,7 +77,7 @@ class SqlAccounts(AccountStore):
                 await db.execute(_INSERT_USER, *_bound(db, user_values(user)))
                 await self._insert_grants(db, user.id, user.tenant_id, grants)
         except StorageError as err:
-            if _unique_violation(err):
+            if unique_violation(err):
                 raise AccountConflictError(f"username {user.username!r} is taken") from err
             raise
 
@@ -149,7 +135,7 @@ class SqlAccounts(AccountStore):
             async with self.storage.sql_write("token create") as db:
                 await db.execute(_INSERT_TOKEN, *_bound(db, token_values(token)))
         except StorageError as err:
-            if _unique_violation(err):
+            if unique_violation(err):
                 raise AccountConflictError("token exists already") from err
             raise
 
@@ -243,17 +229,9 @@ class SqlAccounts(AccountStore):
                 await self._insert_grants(db, user.id, user.tenant_id, tuple(Grant(*g) for g in json.loads(row[0])))
                 return True
         except StorageError as err:
-            if _unique_violation(err):
+            if unique_violation(err):
                 raise AccountConflictError(f"username {user.username!r} is taken") from err
             raise
 
     async def touch_token(self, token_id: str, when: datetime) -> None:
         await self._change("token use", "UPDATE tokens SET last_used_at = $1 WHERE id = $2", when, token_id)
-
-
-def _unique_violation(err: StorageError) -> bool:
-    """Whether a failed write broke a unique key (the backends wrap their driver's error)."""
-    cause = err.__cause__
-    if isinstance(cause, asyncpg.UniqueViolationError):
-        return True
-    return isinstance(cause, sqlite3.IntegrityError) and "UNIQUE constraint failed" in str(cause)

@@ -19,8 +19,7 @@ from hub.storage.records import (
     OutboxStore,
     ScopeStore,
 )
-from hub.storage.sql import Sql
-from hub.storage.sql_accounts import SqlSource
+from hub.storage.sql import NO_LIMIT, Sql, SqlSource
 
 _ALERT_COLUMNS = (
     "id, rule_id, kind, battery_id, severity, state, raised_at, metric, value, threshold, message, details, "
@@ -34,7 +33,6 @@ _ALERT_UPSERT = (
     + " WHERE alerts.tenant_id = excluded.tenant_id"
 )
 _OUTBOX_COLUMNS = "id, channel, key, payload, created_at, attempts, next_attempt_at, last_error"
-_NO_LIMIT = 2**62
 # Deepest client nesting followed when building a scope; a cycle cannot make it loop forever.
 _MAX_DEPTH = 64
 
@@ -148,8 +146,17 @@ class SqlRecords(AlertStore, OutboxStore, ScopeStore):
         offset: int = 0,
     ) -> tuple[list[AlertRecord], int]:
         async with self._source().sql_read("alert read") as db:
-            criteria = {"battery_id": battery_id, "battery_ids": battery_ids, "state": state, "severity": severity}
-            where, args = alert_filter(db, self.tenant_id, rule_id=rule_id, start=start, end=end, **criteria)
+            where, args = alert_filter(
+                db,
+                self.tenant_id,
+                battery_id=battery_id,
+                battery_ids=battery_ids,
+                state=state,
+                severity=severity,
+                rule_id=rule_id,
+                start=start,
+                end=end,
+            )
             (total,) = await db.fetch(f"SELECT COUNT(*) FROM alerts WHERE {where}", *args)
             n = len(args)
             rows = await db.fetch(
@@ -230,7 +237,7 @@ class SqlRecords(AlertStore, OutboxStore, ScopeStore):
         return await self._outbox_select(channel, now, limit)
 
     async def outbox_pending(self, channel: str) -> list[OutboxItem]:
-        return await self._outbox_select(channel, None, _NO_LIMIT)
+        return await self._outbox_select(channel, None, NO_LIMIT)
 
     async def _outbox_select(self, channel: str, due: datetime | None, limit: int) -> list[OutboxItem]:
         async with self._source().sql_read("outbox read") as db:

@@ -25,8 +25,7 @@ from hub.storage.packing import COLUMNS, pack_batch, to_millis
 from hub.storage.retention import Pruner, Retention
 from hub.storage.rollups import BY_NAME, FIVE_MIN, Sample, samples_by_battery
 from hub.storage.series_reads import SeriesReads
-from hub.storage.sql import Sql, SQLiteSql
-from hub.storage.sql_accounts import SqlSource
+from hub.storage.sql import Sql, SQLiteSql, SqlSource
 from hub.storage.sql_records import SqlRecords
 from hub.storage.sqlite_tenancy import SQLiteTenancy, SQLiteTenants
 

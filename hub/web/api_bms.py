@@ -84,7 +84,7 @@ async def _latest(request: web.Request) -> tuple[Reading, dict[str, Any]]:
     battery_id = request.match_info["id"]
     store = await require_battery(request, READ, battery_id)
     coordinator = await _known(hub, store, battery_id)
-    state = coordinator.link_state().value if coordinator is not None else _unpolled(hub)
+    state = coordinator.link_state().value if coordinator is not None else _unpolled(hub, battery_id)
     reading = (hub.batteries.latest.get(battery_id) if hub.batteries else None) or await store.latest(battery_id)
     if reading is None:
         raise ApiError(404, f"no reading yet for battery {battery_id!r}", {"link_state": state})
@@ -96,9 +96,14 @@ async def _latest(request: web.Request) -> tuple[Reading, dict[str, Any]]:
     return reading, meta
 
 
-def _unpolled(hub: Hub) -> str:
-    """The link state shown for a battery this hub does not poll: on a central hub one of its edge
-    hubs polls it (``remote``); elsewhere it is a bank or another reading made here (``virtual``)."""
+def _unpolled(hub: Hub, battery_id: str) -> str:
+    """The link state shown for a battery this hub does not poll: the state reported for it (a
+    ``battery.<id>`` service with ``link_state``, as an edge's uplink keeps), else ``remote`` on a
+    central hub (an edge polls it) and ``virtual`` elsewhere (a bank, another reading made here)."""
+    service = hub.registry.get(f"battery.{battery_id}")
+    reported = service.details.get("link_state") if service is not None else None
+    if isinstance(reported, str):
+        return reported
     return "remote" if hub.role == "central" else "virtual"
 
 
@@ -119,14 +124,12 @@ async def list_batteries(request: web.Request) -> web.Response:
 
 def _remote_summary(hub: Hub, battery: BatteryRecord) -> dict[str, Any]:
     """A battery an edge hub polls, as a central hub lists it: from storage, with the link state
-    its edge reported (a ``battery.<id>`` service with ``link_state``), else ``remote``."""
-    service = hub.registry.get(f"battery.{battery.id}")
-    reported = service.details.get("link_state") if service is not None else None
+    its edge reported."""
     return {
         "id": battery.id,
         "name": battery.name,
         "driver": battery.driver,
-        "link_state": reported if isinstance(reported, str) else "remote",
+        "link_state": _unpolled(hub, battery.id),
         "poll_interval": None,
         "last_reading_at": None,
     }

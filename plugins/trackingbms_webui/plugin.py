@@ -53,15 +53,15 @@ def _batteries(hub: Any) -> list[dict[str, str]]:
     return [{"id": c.config.id, "name": c.config.name, "driver": c.config.driver} for c in coordinators]
 
 
-async def _page(request: web.Request, template: str, **context: Any) -> web.Response:
-    hub = _logged_in_hub(request)
+async def _page(hub: Any, template: str, **context: Any) -> web.Response:
     html = await _ENV.get_template(template).render_async(title=_title(hub), logout=hub.auth_required, **context)
     return web.Response(text=html, content_type="text/html")
 
 
 async def index(request: web.Request) -> web.Response:
     """The live page, rendered with the configured batteries so it is useful before JS runs."""
-    return await _page(request, "index.html", batteries=_batteries(_logged_in_hub(request)))
+    hub = _logged_in_hub(request)
+    return await _page(hub, "index.html", batteries=_batteries(hub))
 
 
 async def history_page(request: web.Request) -> web.Response:
@@ -72,12 +72,12 @@ async def history_page(request: web.Request) -> web.Response:
     known = {b["id"] for b in polled}
     records = await hub.store.batteries()
     stored = [{"id": b.id, "name": b.name, "driver": b.driver} for b in records if b.id not in known]
-    return await _page(request, "history.html", batteries=polled + stored)
+    return await _page(hub, "history.html", batteries=polled + stored)
 
 
 async def alerts_page(request: web.Request) -> web.Response:
     """The alerts list with acknowledgement (static/alerts.js)."""
-    return await _page(request, "alerts.html")
+    return await _page(_logged_in_hub(request), "alerts.html")
 
 
 async def _plain_page(request: web.Request, template: str) -> web.Response:

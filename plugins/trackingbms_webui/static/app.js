@@ -4,6 +4,7 @@
 // them from the HTTP API, then keeps them current from the WebSocket stream. It uses no
 // framework: each render function updates a few elements of one card in place.
 
+import { paddedRange } from "/static/charts.js";
 import { authFetch, logout } from "/static/session.js";
 
 const API = "/api/v1";
@@ -406,16 +407,6 @@ function chartOptions(entry, width) {
       { scale: "A", side: 1, stroke: current, grid: { show: false }, ticks, size: 44, space: 24 },
     ],
   };
-}
-
-/**
- * A value axis around the data with at least ``pad`` either side: uPlot stretches a flat line
- * (a pack at rest holds its voltage to the millivolt) to a range from 0, which hides it.
- */
-function paddedRange(min, max, pad) {
-  if (min == null || max == null) return [0, 1];
-  const margin = Math.max((max - min) * 0.1, pad);
-  return [min - margin, max + margin];
 }
 
 /** Chart containers by element, for the resize observer; cards stretch with the grid. */

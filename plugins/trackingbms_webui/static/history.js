@@ -5,6 +5,7 @@
 // lowest and highest value, so a short spike stays visible however long the range. The battery
 // and the range live in the URL (?battery=garage&range=86400), so a view can be bookmarked.
 
+import { paddedRange } from "/static/charts.js";
 import { authFetch, logout } from "/static/session.js";
 
 const API = "/api/v1";
@@ -82,14 +83,6 @@ function columns(rows, metric) {
   return [time, mean, low, high];
 }
 
-/** The value axis around the data, at least a little either side of a flat line (uPlot would
- * stretch it from 0, hiding it). */
-function paddedRange(min, max) {
-  if (min == null || max == null) return [0, 1];
-  const margin = Math.max((max - min) * 0.1, Math.abs(max) * 0.002, 0.05);
-  return [min - margin, max + margin];
-}
-
 function chartOptions(metric, width) {
   const style = getComputedStyle(document.documentElement);
   const colour = style.getPropertyValue("--accent").trim() || "#2563eb";
@@ -102,7 +95,7 @@ function chartOptions(metric, width) {
     cursor: { sync: { key: "history" } },
     legend: { live: true },
     // The whole range, not only where there is data: a gap shows as a gap.
-    scales: { x: { time: true, range: () => view.span }, y: { range: (_u, min, max) => paddedRange(min, max) } },
+    scales: { x: { time: true, range: () => view.span }, y: { range: (_u, min, max) => paddedRange(min, max, Math.max(Math.abs(max ?? 0) * 0.002, 0.05)) } },
     axes: [axis, { ...axis, size: 56 }],
     series: [
       {},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -74,7 +73,6 @@ async def test_readings_polled_while_the_edge_is_offline_all_reach_the_central_h
         await wait_for(lambda: service(edge, "uplink.forwarder")[1]["buffered"] >= 5)  # type: ignore[operator]
         await link.restore()
         await wait_for(lambda: service(edge, "uplink.forwarder")[0] == Health.OK, timeout=20)
-        await asyncio.sleep(0.5)
         offline = [e.data for e in polled[cut_at:]]
         for battery in ("one", "two"):
             expected = {millis(r.timestamp) for r in offline if r.battery_id == battery}
