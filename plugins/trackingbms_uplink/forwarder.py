@@ -106,8 +106,8 @@ class Forwarder:
             try:
                 async with aiomqtt.Client(**options, will=will, clean_session=True) as client:
                     await client.publish(status, "online", qos=1, retain=True)
+                    self._client = client  # before the announcement: a change during it is sent too
                     await self._announce(client)
-                    self._client = client
                     delay = self.settings.reconnect_min
                     self._report(Health.OK, None)
                     await self._drain(client)
